@@ -1,0 +1,71 @@
+"""The data contract: one clip of 2D whole-body motion (DESIGN.md section 3).
+
+Every reader turns its input format into `Motion`s; the store turns Motions into training data.
+Nothing downstream of the store knows where a clip came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NUM_KEYPOINTS = 133  # COCO-WholeBody
+
+
+@dataclass
+class Motion:
+    """One clip.
+
+    keypoints:    (T, 133, 2) float32, pixels of the source frame, COCO-WholeBody order.
+    confidence:   (T, 133) float32, detector score (RTMPose scores can exceed 1); 0 where the
+                  source does not annotate a part (face-only, hand-only clips).
+    texts:        one or more captions (or semantic labels rendered as text).
+    source:       name of the sub-dataset the clip comes from.
+    fps:          frames per second.
+    image_size:   (width, height) of the source frame in pixels.
+    clip_id:      unique id, stable across dataset sizes.
+    keypoints_3d: optional (T, 133, 3) float32 ground truth in metres, where the clip came from 3D.
+    labels:       optional semantic labels, e.g. {"action": "wave", "gesture": "fist"}.
+    """
+
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    texts: list[str]
+    source: str
+    fps: float
+    image_size: tuple[int, int]
+    clip_id: str
+    keypoints_3d: np.ndarray | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def validate(self) -> "Motion":
+        """Raise ValueError naming the problem if the clip breaks the contract; return self."""
+        kp, conf = self.keypoints, self.confidence
+        where = f"clip {self.clip_id!r} ({self.source})"
+        if not isinstance(kp, np.ndarray) or kp.ndim != 3 or kp.shape[1:] != (NUM_KEYPOINTS, 2):
+            raise ValueError(f"{where}: keypoints must have shape (T, {NUM_KEYPOINTS}, 2), got {getattr(kp, 'shape', type(kp))}")
+        if kp.shape[0] == 0:
+            raise ValueError(f"{where}: empty sequence (0 frames)")
+        if not isinstance(conf, np.ndarray) or conf.shape != kp.shape[:2]:
+            raise ValueError(f"{where}: confidence must have shape {kp.shape[:2]}, got {getattr(conf, 'shape', type(conf))}")
+        if kp.dtype != np.float32 or conf.dtype != np.float32:
+            raise ValueError(f"{where}: keypoints and confidence must be float32, got {kp.dtype} and {conf.dtype}")
+        if not np.isfinite(kp).all() or not np.isfinite(conf).all():
+            raise ValueError(f"{where}: keypoints or confidence contain NaN or infinite values")
+        if (conf < 0).any():
+            raise ValueError(f"{where}: confidence must be >= 0")
+        if not self.texts or any((not isinstance(t, str)) or not t.strip() for t in self.texts):
+            raise ValueError(f"{where}: needs at least one non-empty caption, got {self.texts!r}")
+        if not (self.fps > 0):
+            raise ValueError(f"{where}: fps must be > 0, got {self.fps}")
+        if len(self.image_size) != 2 or min(self.image_size) <= 0:
+            raise ValueError(f"{where}: image_size must be (width, height) > 0, got {self.image_size}")
+        if self.keypoints_3d is not None:
+            k3 = self.keypoints_3d
+            if k3.shape != (kp.shape[0], NUM_KEYPOINTS, 3) or k3.dtype != np.float32:
+                raise ValueError(f"{where}: keypoints_3d must be float32 (T, {NUM_KEYPOINTS}, 3), got {k3.dtype} {k3.shape}")
+        return self
