@@ -1,0 +1,254 @@
+"""Running the notebooks headless with papermill, and keeping the committed ones clean.
+
+    execute_notebook(path, out=None, parameters=None, param_file=None, timeout=...)
+        one papermill run; the kernel is `python3` (the interpreter running this code, i.e.
+        the project's .venv) started in the notebook's own folder, as nbval does.
+    strip_metadata(path)
+        removes run noise (papermill metadata and timings, widget state, UI state, interpreter
+        patch version), normalises execution counts to 1, 2, ... and the kernelspec to python3;
+        keeps outputs, since nbval compares them.
+    reproduce(profile)      `make reproduce`: every notebook in order with params/<profile>/,
+                            executed copies to outputs/<profile>/notebooks/.
+    refresh()               `make notebooks`: re-execute the committed notebooks in place with
+                            their own (smoke) defaults, then strip them.
+
+Command line: `python -m tenderlib.notebooks {run,reproduce,refresh,strip} --help`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tenderlib.paths import check_profile, notebooks_dir, output_dir, params_file, relative_to_root
+
+log = logging.getLogger("tenderlib.notebooks")  # not "__main__" under python -m
+
+KERNEL_NAME = "python3"  # committed notebooks' kernelspec name; resolves to the running interpreter
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
+DEFAULT_TIMEOUT = 1800  # seconds per cell (papermill has no limit by default); None: no limit
+PARAMETERS_TAG = "parameters"
+
+# Metadata written by papermill, nbclient, JupyterLab extensions or the UI: noise in diffs.
+NOTEBOOK_NOISE = ("papermill", "widgets", "toc", "varInspector", "celltoolbar")
+CELL_NOISE = ("papermill", "execution", "ExecuteTime", "collapsed", "scrolled")
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def load_param_file(param_file: str | Path) -> dict[str, Any]:
+    """The parameters in a YAML file: a mapping of names to values (empty file: none)."""
+    import yaml
+
+    path = Path(param_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"param_file {str(path)!r} does not exist")
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise ValueError(f"param_file {relative_to_root(path)!r} must hold a mapping of parameter names to values")
+    return values
+
+
+def has_parameters_cell(nb) -> bool:
+    return any(PARAMETERS_TAG in c.get("metadata", {}).get("tags", []) for c in nb.cells if c.cell_type == "code")
+
+
+def execute_notebook(
+    path: str | Path,
+    out: str | Path | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    param_file: str | Path | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    *,
+    strip: bool = True,
+) -> Path:
+    """Execute one notebook with papermill and return the path of the executed notebook.
+
+    out: where to write it; None executes in place (the original is replaced only on success;
+         a failed run is left in a temporary folder, named in the log).
+    parameters: injected after the `parameters` cell; they override those from param_file.
+    param_file: a YAML mapping of parameters (papermill's -f).
+    timeout: seconds per cell (None or 0: no limit).
+    strip: apply strip_metadata to the result.
+    Raises papermill.PapermillExecutionError (naming the failing cell's error) when a cell fails.
+    """
+    import papermill
+
+    source = Path(path)
+    if source.suffix != ".ipynb":
+        raise ValueError(f"path must be a .ipynb notebook, got {str(source)!r}")
+    if not source.is_file():
+        raise FileNotFoundError(f"notebook {str(source)!r} does not exist")
+    if timeout is not None and timeout < 0:
+        raise ValueError(f"timeout must be seconds > 0 (or None / 0 for no limit), got {timeout}")
+    values = load_param_file(param_file) if param_file is not None else {}
+    values.update(parameters or {})
+    if values and not has_parameters_cell(_read(source)):
+        raise ValueError(f"{source.name} has no cell tagged {PARAMETERS_TAG!r}, so parameters {sorted(values)} cannot be injected")
+
+    in_place = out is None
+    target = Path(tempfile.mkdtemp(prefix="tender-nb-")) / source.name if in_place else Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("executing %s -> %s with %s", relative_to_root(source), relative_to_root(target), values or "its defaults")
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(target),
+            parameters=values,
+            kernel_name=KERNEL_NAME,
+            progress_bar=False,
+            cwd=str(source.resolve().parent),  # as nbval: the kernel starts in the notebook's folder
+            execution_timeout=timeout or None,
+        )
+    except Exception:
+        log.error("%s failed; the executed notebook is at %s", source.name, target)
+        raise
+    if strip:
+        strip_metadata(target)
+    if in_place:
+        shutil.move(str(target), str(source))
+        target.parent.rmdir()
+        return source
+    return target
+
+
+def strip_notebook(nb) -> Any:
+    """Strip run noise from a notebook node in place (see module docstring); return it."""
+    for key in NOTEBOOK_NOISE:
+        nb.metadata.pop(key, None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    if "language_info" in nb.metadata:
+        nb.metadata["language_info"].pop("version", None)  # 3.11.x: differs between machines
+    count = 0
+    for cell in nb.cells:
+        for key in CELL_NOISE:
+            cell.metadata.pop(key, None)
+        if "tags" in cell.metadata and not cell.metadata["tags"]:
+            del cell.metadata["tags"]
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.outputs:
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = count
+    return nb
+
+
+def strip_metadata(path: str | Path) -> bool:
+    """Strip run noise from the notebook file at `path`; return True if the file changed."""
+    import nbformat
+
+    path = Path(path)
+    before = path.read_text(encoding="utf-8")
+    nb = strip_notebook(nbformat.reads(before, as_version=4))
+    after = nbformat.writes(nb) + "\n"
+    if after == before:
+        return False
+    path.write_text(after, encoding="utf-8")
+    return True
+
+
+def notebook_paths(names: Sequence[str | Path] | None = None) -> list[Path]:
+    """The given notebooks, or every notebooks/*.ipynb in name order (empty if none)."""
+    if names:
+        return [Path(n) for n in names]
+    folder = notebooks_dir()
+    return sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+
+
+def reproduce(profile: str = "default", names: Sequence[str | Path] | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> list[Path]:
+    """Execute the notebooks in order for `profile` (see module docstring); return the copies.
+
+    Each gets params/<profile>/<stem>.yaml when it exists, and profile=<profile> always
+    (a file naming another profile is an error).
+    """
+    check_profile(profile)
+    done = []
+    paths = notebook_paths(names)
+    if not paths:
+        log.warning("no notebooks found in %s: nothing to reproduce", relative_to_root(notebooks_dir()))
+    for nb_path in paths:
+        pfile = params_file(profile, nb_path.stem)
+        values = load_param_file(pfile) if pfile is not None else {}
+        if values.get("profile", profile) != profile:
+            raise ValueError(f"{relative_to_root(pfile)} sets profile={values['profile']!r} inside params/{profile}/")
+        out = output_dir(profile, "notebooks") / nb_path.name
+        done.append(execute_notebook(nb_path, out, parameters={"profile": profile}, param_file=pfile, timeout=timeout))
+    return done
+
+
+def refresh(names: Sequence[str | Path] | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> list[Path]:
+    """Re-execute the committed notebooks in place with their own defaults, then strip them."""
+    paths = notebook_paths(names)
+    if not paths:
+        log.warning("no notebooks found in %s: nothing to refresh", relative_to_root(notebooks_dir()))
+    return [execute_notebook(p, None, timeout=timeout) for p in paths]
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tenderlib.notebooks", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    timeout_help = f"seconds per cell, 0 for no limit (default {DEFAULT_TIMEOUT})"
+
+    run = sub.add_parser("run", help="execute one notebook (in place unless -o)")
+    run.add_argument("notebook")
+    run.add_argument("-o", "--out", default=None, help="executed copy (default: in place)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("-f", "--param-file", default=None, help="YAML file of parameters")
+    run.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=timeout_help)
+
+    rep = sub.add_parser("reproduce", help="execute every notebook with params/<profile>/ into outputs/<profile>/")
+    rep.add_argument("--profile", default="default")
+    rep.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=timeout_help)
+    rep.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+
+    ref = sub.add_parser("refresh", help="re-execute committed notebooks in place with their defaults, then strip")
+    ref.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=timeout_help)
+    ref.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+
+    st = sub.add_parser("strip", help="strip run metadata from notebooks (outputs kept)")
+    st.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            params = {name: _parse_value(value) for name, value in args.parameter}
+            execute_notebook(args.notebook, args.out, params, args.param_file, args.timeout)
+        elif args.command == "reproduce":
+            reproduce(args.profile, args.notebooks, args.timeout)
+        elif args.command == "refresh":
+            refresh(args.notebooks, args.timeout)
+        else:
+            for path in notebook_paths(args.notebooks):
+                log.info("%s %s", "stripped" if strip_metadata(path) else "clean", relative_to_root(path))
+    except Exception as e:  # one line for the user; papermill's message names the failing cell
+        log.error("%s: %s", type(e).__name__, e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
