@@ -1,0 +1,645 @@
+"""Packed, memory-mapped clip store: index, deterministic splits, quality rule, named selections.
+
+DESIGN.md section 3. Motions are packed once; afterwards a million clips open in milliseconds
+because every array is a memory-mapped .npy and strings are concatenated utf-8 bytes plus offsets.
+
+Layout of a store folder (every file is a .npy; `manifest.json` is written last):
+
+    manifest.json         format, version, counts, file dtypes/shapes, sources, regions, meta
+    frames.npy            (total_frames, K, 3) float32: x, y, confidence of all clips, concatenated
+    frames_3d.npy         (total_frames_3d, K, 3) float32: 3D ground truth of the clips that have
+                          it, concatenated in clip order (only those clips: `offset_3d`, `has_3d`)
+    <column>.npy          one per field of `StoreIndex`, one row per clip
+    clip_id.npy, texts.npy, labels.npy  uint8 utf-8 blobs, with <name>_offsets.npy (N + 1,) int64;
+                          texts is a JSON list of captions per clip, labels a JSON object per clip
+
+A build streams: each clip is validated, appended to the open files and forgotten, so memory does
+not grow with the dataset (the per-column writers hold at most a few thousand rows). It writes
+into a hidden sibling folder and renames it into place after the manifest, so an interrupted build
+never leaves a folder that `Store` accepts.
+
+Splits and subsets come from a keyed blake2b hash of the clip id alone, so a clip keeps its split
+and its `data_frac` membership whatever the size or order of the dataset, and subsets are nested.
+
+Quality rule (paper B.1): a clip is high quality when it has more than `min_frames` frames and
+more than `min_fraction` of its keypoint-frames have confidence above `conf_threshold`. Choice
+made here: the fraction is taken over the regions the clip annotates (a region counts as annotated
+when any of its confidences is > 0), so a face-only clip is judged on its face and a hand-only
+clip on its hands, instead of being rejected for the body it never had.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import struct
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from tenderlib.motion import NUM_KEYPOINTS, Motion
+from tenderlib.normalize import NORM_VERSION, NormStats, norm_stats
+from tenderlib.skeleton import REGIONS
+
+log = logging.getLogger(__name__)
+
+FORMAT = "tender-store"
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, val, test
+D2_SOURCES = ("syn-k400", "syn-k700")  # the K400 + K700 analogue of the paper's D2
+_HEADER_LEN = 128  # bytes of the .npy header we reserve and rewrite on close (64-byte aligned)
+_ROWS_PER_WRITE = 4096  # per-column rows buffered before a write
+_STRINGS = ("clip_id", "texts", "labels")
+_HASH_PERSON = b"tender-split"  # blake2b personalisation: changing it reshuffles every split
+
+
+# ---------------------------------------------------------------------------------------------
+# Regions, quality rule, selections
+
+
+def _regions() -> tuple[tuple[str, np.ndarray], ...]:
+    """Regions of tenderlib.skeleton as (name, keypoint indices)."""
+    return tuple((name, np.arange(NUM_KEYPOINTS)[where]) for name, where in REGIONS.items())
+
+
+def _onehot(regions) -> np.ndarray:
+    """(K, R) bool: keypoint k belongs to region r."""
+    out = np.zeros((NUM_KEYPOINTS, len(regions)), dtype=bool)
+    for r, (_, idx) in enumerate(regions):
+        out[idx, r] = True
+    return out
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """The paper's high-quality rule (appendix B.1), judged on the regions a clip annotates."""
+
+    min_frames: int = 64  # a clip must be strictly longer than this
+    conf_threshold: float = 0.3  # a keypoint-frame counts as confident above this score
+    min_fraction: float = 0.7  # strictly more than this fraction of keypoint-frames confident
+
+    def __post_init__(self):
+        if not (isinstance(self.min_frames, (int, np.integer)) and self.min_frames >= 0):
+            raise ValueError(f"QualityRule.min_frames must be an int >= 0, got {self.min_frames!r}")
+        if not (self.conf_threshold >= 0):
+            raise ValueError(f"QualityRule.conf_threshold must be >= 0, got {self.conf_threshold!r}")
+        if not (0 <= self.min_fraction <= 1):
+            raise ValueError(f"QualityRule.min_fraction must be in [0, 1], got {self.min_fraction!r}")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which clips of a store to use; `Store.select` turns it into sorted clip indices."""
+
+    split: str = "train"  # 'train' | 'val' | 'test' | 'all'
+    data_frac: float = 1.0  # in (0, 1]: keep clips with frac_key < data_frac (nested subsets)
+    sources: tuple[str, ...] | None = None  # None = every source in the store
+    high_quality_only: bool = False  # keep only clips that pass `quality`
+    quality: QualityRule = QualityRule()
+    split_fractions: tuple[float, float, float] = DEFAULT_SPLIT_FRACTIONS  # train, val, test
+
+    def __post_init__(self):
+        if self.split not in SPLITS + ("all",):
+            raise ValueError(f"Selection.split must be one of {SPLITS + ('all',)}, got {self.split!r}")
+        if not (isinstance(self.data_frac, (int, float)) and 0 < self.data_frac <= 1):
+            raise ValueError(f"Selection.data_frac must be in (0, 1], got {self.data_frac!r}")
+        if self.sources is not None:
+            if isinstance(self.sources, str) or not all(isinstance(s, str) for s in self.sources):
+                raise ValueError(f"Selection.sources must be a tuple of source names or None, got {self.sources!r}")
+            object.__setattr__(self, "sources", tuple(self.sources))
+        _check_fractions(self.split_fractions)
+        object.__setattr__(self, "split_fractions", tuple(float(f) for f in self.split_fractions))
+
+
+PRESETS = {  # the paper's dataset configurations (section 5)
+    "D1": dict(high_quality_only=True),  # the whole high-quality subset
+    "D2": dict(high_quality_only=True, sources=D2_SOURCES),  # high quality of K400 + K700
+    "D3": dict(high_quality_only=True, data_frac=0.2),  # 20% of D1, nested by frac_key
+}
+
+
+def selection(name: str, split: str = "train") -> Selection:
+    """Named preset 'D1' | 'D2' | 'D3' for one split. data_frac of D3 applies to every split."""
+    if name not in PRESETS:
+        raise ValueError(f"selection name must be one of {tuple(PRESETS)}, got {name!r}")
+    return Selection(split=split, **PRESETS[name])
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys derived from the clip id
+
+
+def clip_keys(clip_id: str) -> tuple[float, float]:
+    """(split_key, frac_key), two independent uniform numbers in [0, 1) from a hash of clip_id."""
+    d = hashlib.blake2b(clip_id.encode("utf-8"), digest_size=16, person=_HASH_PERSON).digest()
+    a, b = struct.unpack("<QQ", d)
+    return (a >> 11) * 2.0**-53, (b >> 11) * 2.0**-53  # 53 random bits: exactly representable
+
+
+def frac_key(clip_id: str) -> float:
+    """Position of the clip in the nested data_frac order: it is in subset f iff frac_key < f."""
+    return clip_keys(clip_id)[1]
+
+
+def _check_fractions(fractions) -> None:
+    f = tuple(fractions)
+    if len(f) != 3 or min(f) < 0 or abs(sum(f) - 1) > 1e-9:
+        raise ValueError("split_fractions must be 3 non-negative numbers (train, val, test) "
+                         f"summing to 1, got {fractions!r}")
+
+
+def split_codes(split_key: np.ndarray, fractions=DEFAULT_SPLIT_FRACTIONS) -> np.ndarray:
+    """Vectorised split: 0 = train, 1 = val, 2 = test (indices into SPLITS)."""
+    _check_fractions(fractions)
+    edges = np.array([fractions[0], fractions[0] + fractions[1]])
+    return np.searchsorted(edges, np.asarray(split_key), side="right")
+
+
+def split_of(clip_id: str, fractions=DEFAULT_SPLIT_FRACTIONS) -> str:
+    """'train' | 'val' | 'test' for one clip id, the same in every store that holds it."""
+    return SPLITS[int(split_codes(np.array([clip_keys(clip_id)[0]]), fractions)[0])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Index columns
+
+
+@dataclass(frozen=True, eq=False)
+class StoreIndex:
+    """Per-clip numeric columns (memory-mapped). N clips, R regions."""
+
+    offset: np.ndarray  # (N,) int64, first row of the clip in frames.npy
+    length: np.ndarray  # (N,) int64, number of frames
+    fps: np.ndarray  # (N,) float64
+    image_size: np.ndarray  # (N, 2) int64, (width, height)
+    source_code: np.ndarray  # (N,) int32, index into Store.sources
+    parts: np.ndarray  # (N,) uint16, bit r set = region r annotated (some confidence > 0)
+    has_3d: np.ndarray  # (N,) bool
+    offset_3d: np.ndarray  # (N,) int64, first row in frames_3d.npy; -1 without 3D
+    n_annotated: np.ndarray  # (N,) int64, keypoint-frames in the annotated regions
+    n_confident: np.ndarray  # (N,) int64, of those, confidence > manifest's conf_threshold
+    region_conf: np.ndarray  # (N, R) float32, mean confidence per region over the clip
+    split_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id
+    frac_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id
+    norm_center: np.ndarray  # (N, 2) float64, tenderlib.normalize centre of the clip (pixels)
+    norm_scale: np.ndarray  # (N,) float64, tenderlib.normalize scale of the clip (pixels)
+
+    @property
+    def confident_fraction(self) -> np.ndarray:
+        """(N,) float64: fraction of annotated keypoint-frames above the build threshold."""
+        return self.n_confident / np.maximum(self.n_annotated, 1)
+
+
+def _column_dtypes(num_regions: int) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+    return {"offset": (np.int64, ()), "length": (np.int64, ()), "fps": (np.float64, ()),
+            "image_size": (np.int64, (2,)), "source_code": (np.int32, ()), "parts": (np.uint16, ()),
+            "has_3d": (np.bool_, ()), "offset_3d": (np.int64, ()), "n_annotated": (np.int64, ()),
+            "n_confident": (np.int64, ()), "region_conf": (np.float32, (num_regions,)),
+            "split_key": (np.float64, ()), "frac_key": (np.float64, ()),
+            "norm_center": (np.float64, (2,)), "norm_scale": (np.float64, ())}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """A version 1.0 .npy header padded to exactly _HEADER_LEN bytes."""
+    body = ("{'descr': %r, 'fortran_order': False, 'shape': %r, }"
+            % (np.lib.format.dtype_to_descr(np.dtype(dtype)), tuple(shape))).encode("latin1")
+    pad = _HEADER_LEN - 10 - len(body) - 1
+    if pad < 0:
+        raise ValueError(f"array shape {shape} too large for the reserved .npy header")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", _HEADER_LEN - 10) + body + b" " * pad + b"\n"
+
+
+class _NpyWriter:
+    """Appends rows to a .npy file; the header, with the final row count, is written on close."""
+
+    def __init__(self, path: Path, dtype, row_shape: tuple[int, ...] = ()):
+        self.dtype, self.row_shape, self.rows = np.dtype(dtype), tuple(row_shape), 0
+        self._pending: list = []
+        self._file = open(path, "wb", buffering=1 << 20)
+        self._file.write(b"\0" * _HEADER_LEN)
+
+    def append(self, rows: np.ndarray) -> None:  # rows: (n, *row_shape), already self.dtype
+        self._flush()
+        assert rows.dtype == self.dtype and rows.shape[1:] == self.row_shape, (rows.dtype, rows.shape)
+        self._file.write(memoryview(np.ascontiguousarray(rows)).cast("B"))
+        self.rows += rows.shape[0]
+
+    def append_row(self, row) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= _ROWS_PER_WRITE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            rows = np.asarray(self._pending, dtype=self.dtype).reshape((-1,) + self.row_shape)
+            self._pending = []
+            self.append(rows)
+
+    def close(self) -> dict:
+        self._flush()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.seek(0)
+        shape = (self.rows,) + self.row_shape
+        self._file.write(_npy_header(self.dtype, shape))
+        self._file.close()
+        return {"dtype": np.lib.format.dtype_to_descr(self.dtype), "shape": list(shape)}
+
+    def abort(self) -> None:
+        self._file.close()
+
+
+class _StringWriter:
+    """Concatenated utf-8 strings (uint8 .npy) plus (N + 1,) int64 offsets."""
+
+    def __init__(self, folder: Path, name: str):
+        self.blob = _NpyWriter(folder / f"{name}.npy", np.uint8)
+        self.offsets = _NpyWriter(folder / f"{name}_offsets.npy", np.int64)
+        self.offsets.append_row(0)
+
+    def append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.blob.append(np.frombuffer(data, dtype=np.uint8))
+        self.offsets.append_row(self.blob.rows)
+
+    def writers(self, name: str) -> dict[str, _NpyWriter]:
+        return {name: self.blob, f"{name}_offsets": self.offsets}
+
+
+def _check_extra(m: Motion) -> None:
+    """What the store needs beyond Motion.validate."""
+    where = f"clip {m.clip_id!r} ({m.source})"
+    if not isinstance(m.clip_id, str) or not m.clip_id:
+        raise ValueError(f"clip_id must be a non-empty str, got {m.clip_id!r}")
+    if not isinstance(m.source, str) or not m.source:
+        raise ValueError(f"{where}: source must be a non-empty str, got {m.source!r}")
+    if any(float(v) != int(v) for v in m.image_size):
+        raise ValueError(f"{where}: image_size must be whole pixels (width, height), got {m.image_size}")
+    if m.keypoints_3d is not None and not np.isfinite(m.keypoints_3d).all():
+        raise ValueError(f"{where}: keypoints_3d contains NaN or infinite values")
+    labels = m.labels
+    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise ValueError(f"{where}: labels must be a dict of str -> str, got {m.labels!r}")
+
+
+class _Builder:
+    """Streams Motions into the files of one (temporary) store folder."""
+
+    def __init__(self, folder: Path, conf_threshold: float):
+        self.folder, self.conf_threshold = folder, conf_threshold
+        self.regions = _regions()
+        self.onehot = _onehot(self.regions)  # (K, R)
+        self.region_size = self.onehot.sum(0)  # (R,)
+        self.sources: dict[str, int] = {}
+        self.frames = _NpyWriter(folder / "frames.npy", np.float32, (NUM_KEYPOINTS, 3))
+        self.frames_3d: _NpyWriter | None = None  # opened at the first clip with 3D
+        self.columns = {name: _NpyWriter(folder / f"{name}.npy", dt, shape)
+                        for name, (dt, shape) in _column_dtypes(len(self.regions)).items()}
+        self.strings = {name: _StringWriter(folder, name) for name in _STRINGS}
+
+    def writers(self) -> dict[str, _NpyWriter]:
+        out = {"frames": self.frames, **self.columns}
+        if self.frames_3d is not None:
+            out["frames_3d"] = self.frames_3d
+        for name, s in self.strings.items():
+            out.update(s.writers(name))
+        return out
+
+    def add(self, m: Motion) -> None:
+        m.validate()
+        _check_extra(m)
+        T, conf = m.num_frames, m.confidence
+        packed = np.empty((T, NUM_KEYPOINTS, 3), dtype=np.float32)  # (T, K, 3)
+        packed[..., :2] = m.keypoints
+        packed[..., 2] = conf
+        col = self.columns
+        col["offset"].append_row(self.frames.rows)
+        self.frames.append(packed)
+        if m.keypoints_3d is not None:
+            if self.frames_3d is None:
+                self.frames_3d = _NpyWriter(self.folder / "frames_3d.npy", np.float32, (NUM_KEYPOINTS, 3))
+            col["offset_3d"].append_row(self.frames_3d.rows)
+            self.frames_3d.append(m.keypoints_3d)
+        else:
+            col["offset_3d"].append_row(-1)
+        col["has_3d"].append_row(m.keypoints_3d is not None)
+        # quality statistics
+        annotated = (self.onehot & (conf.max(axis=0) > 0)[:, None]).any(axis=0)  # (R,)
+        kp_in = self.onehot[:, annotated].any(axis=1)  # (K,) keypoints of annotated regions
+        col["parts"].append_row(int((annotated.astype(np.int64) << np.arange(annotated.size)).sum()))
+        col["n_annotated"].append_row(T * int(kp_in.sum()))
+        col["n_confident"].append_row(int(np.count_nonzero(conf[:, kp_in] > self.conf_threshold)))
+        col["region_conf"].append_row((conf.mean(axis=0, dtype=np.float64) @ self.onehot) / self.region_size)
+        # identity and metadata
+        code = self.sources.setdefault(m.source, len(self.sources))
+        col["source_code"].append_row(code)
+        col["length"].append_row(T)
+        col["fps"].append_row(float(m.fps))
+        col["image_size"].append_row([int(v) for v in m.image_size])
+        split_k, frac_k = clip_keys(m.clip_id)
+        col["split_key"].append_row(split_k)
+        col["frac_key"].append_row(frac_k)
+        stats = norm_stats(m.keypoints, conf)  # precomputed: reading a clip then costs a subtraction
+        col["norm_center"].append_row(stats.center)
+        col["norm_scale"].append_row(stats.scale)
+        self.strings["clip_id"].append(m.clip_id)
+        self.strings["texts"].append(json.dumps(list(m.texts), ensure_ascii=False))
+        self.strings["labels"].append(json.dumps(dict(m.labels), ensure_ascii=False))
+
+    def finish(self, meta: dict) -> None:
+        if len(self.sources) > np.iinfo(np.int32).max:
+            raise ValueError("too many sources")
+        files = {name: w.close() for name, w in self.writers().items()}
+        n = files["length"]["shape"][0]
+        self._check_unique_ids()
+        manifest = {
+            "format": FORMAT, "version": FORMAT_VERSION, "num_clips": n,
+            "num_frames": files["frames"]["shape"][0],
+            "num_frames_3d": files["frames_3d"]["shape"][0] if "frames_3d" in files else 0,
+            "num_keypoints": NUM_KEYPOINTS, "conf_threshold": self.conf_threshold,
+            "sources": list(self.sources), "regions": [[name, idx.tolist()] for name, idx in self.regions],
+            "hash": {"algorithm": "blake2b-128", "person": _HASH_PERSON.decode()},
+            "norm_version": NORM_VERSION,
+            "files": files, "meta": meta,
+        }
+        with open(self.folder / "manifest.json", "w", encoding="utf-8") as f:  # written last
+            json.dump(manifest, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def abort(self) -> None:
+        for w in self.writers().values():
+            w.abort()
+
+    def _check_unique_ids(self) -> None:
+        keys = [np.load(self.folder / f"{k}.npy") for k in ("split_key", "frac_key")]
+        order = np.lexsort(keys)
+        same = np.flatnonzero((keys[0][order][1:] == keys[0][order][:-1]) & (keys[1][order][1:] == keys[1][order][:-1]))
+        if same.size:
+            blob = np.load(self.folder / "clip_id.npy")
+            offs = np.load(self.folder / "clip_id_offsets.npy")
+            i = int(order[same[0]])
+            dup = bytes(blob[offs[i]:offs[i + 1]]).decode()
+            raise ValueError(f"clip_id must be unique: {dup!r} appears more than once")
+
+
+def build_store(motions: Iterable[Motion], path, *, meta: dict | None = None, overwrite: bool = False) -> Store:
+    """Pack `motions` into a store folder at `path` (streaming, atomic) and open it.
+
+    meta: JSON-serialisable facts kept in the manifest, e.g. the dataset config and its hash.
+    overwrite: replace an existing store at `path` (never a folder that is not a store).
+    """
+    path = Path(path)
+    meta = dict(meta or {})
+    try:
+        json.dumps(meta)
+    except TypeError as e:
+        raise ValueError(f"meta must be JSON-serialisable: {e}") from None
+    _check_target(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.building-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    builder = None
+    try:
+        builder = _Builder(tmp, QualityRule().conf_threshold)
+        for i, m in enumerate(motions):
+            builder.add(m)
+            if (i + 1) % 100_000 == 0:
+                log.info("store %s: %d clips packed", path.name, i + 1)
+        builder.finish(meta)
+        _check_target(path, overwrite)
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:12]}"
+            os.rename(path, old)
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        if builder is not None:
+            builder.abort()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    store = Store(path)
+    log.info("store %s: %d clips, %d frames", path, len(store), store.manifest["num_frames"])
+    return store
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    if not path.exists():
+        return
+    if not overwrite:
+        raise ValueError(f"path {str(path)!r} already exists; pass overwrite=True to replace a store")
+    is_store = (path / "manifest.json").is_file()
+    if not path.is_dir() or not (is_store or not any(path.iterdir())):
+        raise ValueError(f"path {str(path)!r} exists and is not a store or an empty folder; refusing to overwrite it")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _read_manifest(path: Path) -> dict:
+    if not path.is_dir():
+        raise ValueError(f"store path {str(path)!r} is not a folder")
+    mf = path / "manifest.json"
+    if not mf.is_file():
+        raise ValueError(f"{str(path)!r} is not a complete store: no manifest.json (an interrupted build leaves none)")
+    try:
+        manifest = json.loads(mf.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{str(mf)!r} is not valid JSON: {e}") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{str(mf)!r}: expected format {FORMAT!r} version {FORMAT_VERSION}, "
+                         f"got {manifest.get('format')!r} version {manifest.get('version')!r}")
+    for name, spec in manifest["files"].items():
+        f = path / f"{name}.npy"
+        expected = _HEADER_LEN + int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize
+        if not f.is_file() or f.stat().st_size != expected:
+            got = f.stat().st_size if f.is_file() else "missing"
+            raise ValueError(f"store {str(path)!r} is incomplete: {f.name} is {got} bytes, manifest says {expected}")
+    return manifest
+
+
+def _load(path: Path, spec: dict) -> np.ndarray:
+    if int(np.prod(spec["shape"])) == 0:  # mmap cannot map an empty range
+        return np.zeros(spec["shape"], dtype=spec["dtype"])
+    return np.asarray(np.load(path, mmap_mode="r"))  # plain ndarray view of the map: faster indexing
+
+
+class Store:
+    """Read side of a packed store. `len(store)`, `store.clip(i)`, `store.frames(i)`, `store.select(...)`."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.manifest = _read_manifest(self.path)
+        arrays = {name: _load(self.path / f"{name}.npy", spec) for name, spec in self.manifest["files"].items()}
+        self._frames = arrays["frames"]  # (total_frames, K, 3)
+        self._frames_3d = arrays.get("frames_3d")  # (total_frames_3d, K, 3) or None
+        self._strings = {n: (arrays[n], arrays[f"{n}_offsets"]) for n in _STRINGS}
+        self.index = StoreIndex(**{f.name: arrays[f.name] for f in dataclasses.fields(StoreIndex)})
+        self.sources: tuple[str, ...] = tuple(self.manifest["sources"])
+        self.regions: tuple[tuple[str, np.ndarray], ...] = tuple(
+            (name, np.asarray(idx, dtype=np.int64)) for name, idx in self.manifest["regions"])
+        self._id_order: np.ndarray | None = None
+
+    def __reduce__(self):  # DataLoader workers reopen the files instead of copying the arrays
+        return (Store, (str(self.path),))
+
+    def __len__(self) -> int:
+        return self.manifest["num_clips"]
+
+    def __getitem__(self, i: int) -> Motion:
+        return self.clip(i)
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"Store({str(self.path)!r}, clips={len(self)}, frames={m['num_frames']}, sources={self.sources})"
+
+    @property
+    def meta(self) -> dict:
+        return self.manifest["meta"]
+
+    def _check(self, i) -> int:
+        n = len(self)
+        if not isinstance(i, (int, np.integer)) or not -n <= i < n:
+            raise IndexError(f"clip index must be an int in [{-n}, {n}), got {i!r}")
+        return int(i) % n
+
+    def frames(self, i: int) -> np.ndarray:
+        """(T, K, 3) float32 x, y, confidence: a read-only view into the memory map (no copy)."""
+        i = self._check(i)
+        o = int(self.index.offset[i])
+        return self._frames[o:o + int(self.index.length[i])]
+
+    def keypoints_3d(self, i: int) -> np.ndarray | None:
+        """(T, K, 3) float32 view of the clip's 3D ground truth, or None."""
+        i = self._check(i)
+        o = int(self.index.offset_3d[i])
+        return None if o < 0 else self._frames_3d[o:o + int(self.index.length[i])]
+
+    def _string(self, name: str, i: int) -> str:
+        blob, offs = self._strings[name]
+        return bytes(blob[offs[i]:offs[i + 1]]).decode("utf-8")
+
+    def clip_id(self, i: int) -> str:
+        return self._string("clip_id", self._check(i))
+
+    def texts(self, i: int) -> list[str]:
+        return json.loads(self._string("texts", self._check(i)))
+
+    def labels(self, i: int) -> dict[str, str]:
+        return json.loads(self._string("labels", self._check(i)))
+
+    def source(self, i: int) -> str:
+        return self.sources[int(self.index.source_code[self._check(i)])]
+
+    def norm_stats(self, i: int) -> NormStats:
+        """tenderlib.normalize statistics of clip i: precomputed, or recomputed for an older store."""
+        i = self._check(i)
+        if self.manifest.get("norm_version") != NORM_VERSION:
+            f = self.frames(i)
+            return norm_stats(f[..., :2], f[..., 2])
+        c = self.index.norm_center[i]
+        return NormStats(center=(float(c[0]), float(c[1])), scale=float(self.index.norm_scale[i]))
+
+    def clip(self, i: int) -> Motion:
+        """The stored clip as a Motion (copies; bit-exact with what was packed)."""
+        i = self._check(i)
+        f = self.frames(i)
+        k3 = self.keypoints_3d(i)
+        w, h = self.index.image_size[i]
+        return Motion(keypoints=np.array(f[..., :2]), confidence=np.array(f[..., 2]), texts=self.texts(i),
+                      source=self.source(i), fps=float(self.index.fps[i]), image_size=(int(w), int(h)),
+                      clip_id=self.clip_id(i), keypoints_3d=None if k3 is None else np.array(k3),
+                      labels=self.labels(i))
+
+    def index_of(self, clip_id: str) -> int:
+        """Position of `clip_id` in the store (binary search on its hash keys)."""
+        if self._id_order is None:
+            self._id_order = np.argsort(self.index.split_key, kind="stable")
+        key = clip_keys(clip_id)[0]
+        keys = self.index.split_key
+        lo = int(np.searchsorted(keys, key, side="left", sorter=self._id_order))
+        while lo < len(self) and keys[self._id_order[lo]] == key:
+            i = int(self._id_order[lo])
+            if self.clip_id(i) == clip_id:
+                return i
+            lo += 1
+        raise KeyError(f"clip_id {clip_id!r} is not in the store")
+
+    # --- splits, quality, selections ------------------------------------------------------
+
+    def splits(self, fractions=DEFAULT_SPLIT_FRACTIONS) -> np.ndarray:
+        """(N,) int: 0 = train, 1 = val, 2 = test (SPLITS order)."""
+        return split_codes(self.index.split_key, fractions)
+
+    def confident_counts(self, conf_threshold: float) -> np.ndarray:
+        """(N,) int64 keypoint-frames of annotated regions with confidence > conf_threshold."""
+        if conf_threshold == self.manifest["conf_threshold"]:
+            return np.asarray(self.index.n_confident)
+        log.info("recounting confident keypoints at threshold %s from the frames", conf_threshold)
+        bits = (self.index.parts[:, None].astype(np.int64) >> np.arange(len(self.regions))) & 1  # (N, R)
+        kp_in = (bits @ _onehot(self.regions).T) > 0  # (N, K) keypoints of each clip's annotated regions
+        out = np.zeros(len(self), dtype=np.int64)
+        step = 1 + 1_000_000 // (1 + (int(self.index.length.mean()) if len(self) else 0))
+        for a in range(0, len(self), step):  # chunks of about a million frames
+            b = min(a + step, len(self))
+            lengths = self.index.length[a:b]
+            start = int(self.index.offset[a])
+            conf = self._frames[start:start + int(lengths.sum()), :, 2]  # (F, K)
+            clip_of_frame = np.repeat(np.arange(b - a), lengths)
+            per_frame = ((conf > conf_threshold) & kp_in[a:b][clip_of_frame]).sum(axis=1)  # (F,)
+            out[a:b] = np.bincount(clip_of_frame, weights=per_frame, minlength=b - a).astype(np.int64)
+        return out
+
+    def high_quality(self, rule: QualityRule = QualityRule()) -> np.ndarray:
+        """(N,) bool: the paper's rule, judged on each clip's annotated regions (module docstring)."""
+        n_annot = np.asarray(self.index.n_annotated)
+        frac = self.confident_counts(rule.conf_threshold) / np.maximum(n_annot, 1)
+        return (np.asarray(self.index.length) > rule.min_frames) & (n_annot > 0) & (frac > rule.min_fraction)
+
+    def select(self, sel: Selection) -> np.ndarray:
+        """Sorted int64 clip indices matching `sel`."""
+        if not isinstance(sel, Selection):
+            raise ValueError("select expects a Selection (e.g. tenderlib.store.selection('D1', split)), "
+                             f"got {type(sel).__name__}")
+        keep = np.ones(len(self), dtype=bool)
+        if sel.split != "all":
+            keep &= self.splits(sel.split_fractions) == SPLITS.index(sel.split)
+        if sel.data_frac < 1:
+            keep &= np.asarray(self.index.frac_key) < sel.data_frac
+        if sel.sources is not None:
+            unknown = sorted(set(sel.sources) - set(self.sources))
+            if unknown:
+                raise ValueError(f"Selection.sources: {unknown} not in this store; allowed: {self.sources}")
+            codes = [self.sources.index(s) for s in sel.sources]
+            keep &= np.isin(self.index.source_code, codes)
+        if sel.high_quality_only:
+            keep &= self.high_quality(sel.quality)
+        return np.flatnonzero(keep).astype(np.int64)
+
+    def to_frame(self, rule: QualityRule = QualityRule()):
+        """A pandas DataFrame, one row per clip, for exploration (decodes every clip id)."""
+        import pandas as pd
+
+        idx = self.index
+        return pd.DataFrame({
+            "clip_id": [self._string("clip_id", i) for i in range(len(self))],
+            "source": pd.Categorical.from_codes(np.asarray(idx.source_code), categories=list(self.sources)),
+            "length": idx.length, "fps": idx.fps, "width": idx.image_size[:, 0], "height": idx.image_size[:, 1],
+            "parts": idx.parts, "has_3d": idx.has_3d, "confident_fraction": idx.confident_fraction,
+            "split": pd.Categorical.from_codes(self.splits(), categories=list(SPLITS)),
+            "high_quality": self.high_quality(rule),
+        })
