@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tenderlib import face as face_model
+from tenderlib.curves import keyframes, smooth_noise, smoothstep
 from tenderlib import hand as hand_model
 from tenderlib.figure import DOF_INDEX, NUM_DOFS, REST_POSE, clip_to_limits
 from tenderlib.program import ACTION_GESTURE, ACTIONS, BodySegment, Program
@@ -32,24 +33,10 @@ class Animation:
 
 
 # ----------------------------------------------------------------------------- wave shapes
-def smoothstep(x):
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
 
 def bump(u):
     """0 -> 1 -> 0 once per unit of phase, smooth."""
     return 0.5 - 0.5 * np.cos(TAU * u)
-
-
-def keyframes(f, times, values):
-    """Ease-in/out interpolation through keyframes: f (N,) in [0, 1], times increasing from 0 to 1."""
-    times = np.asarray(times, dtype=float)
-    values = np.asarray(values, dtype=float)
-    i = np.clip(np.searchsorted(times, f, side="right") - 1, 0, len(times) - 2)
-    t0, t1 = times[i], times[i + 1]
-    s = smoothstep((f - t0) / np.maximum(t1 - t0, 1e-9))
-    return values[i] + (values[i + 1] - values[i]) * s
 
 
 class _Track(dict):
@@ -426,16 +413,6 @@ def _head(move: str, T: int, fps: float, rng) -> dict[str, np.ndarray]:
     return {"neck_yaw": sign * 60 * keyframes(f, [0, 0.3, 0.7, 1], [0, 1, 1, 0])}
 
 
-# ----------------------------------------------------------------------------- smooth noise
-def smooth_noise(rng: np.random.Generator, T: int, dims: int, fps: float, cutoff_hz: float = 0.8) -> np.ndarray:
-    """Unit-variance low-pass noise (T, dims): white noise on a coarse grid, cubic-eased in between."""
-    step = max(1, int(round(fps / (2.0 * cutoff_hz))))
-    knots = rng.standard_normal((T // step + 3, dims))
-    pos = np.arange(T) / step
-    i = pos.astype(int)
-    s = smoothstep(pos - i)[:, None]
-    return knots[i] * (1 - s) + knots[i + 1] * s
-
 
 # ----------------------------------------------------------------------------- program -> animation
 def segment_frames(program: Program, fps: float) -> list[int]:
@@ -477,8 +454,8 @@ def animate(program: Program, fps: float, rng: np.random.Generator, idle: float 
     for name, val in _head(program.head, T, fps, rng).items():
         pose_deg[:, DOF_INDEX[name]] += val
     # idle: breathing and sway on the spine and neck, small arm drift
-    noise = smooth_noise(rng, T, NUM_DOFS, fps)
-    scale = np.where(_IDLE_DOFS, 1.5 * idle, 0.0)  # legs and root stay put so standing feet never slide
+    noise = smooth_noise(rng, np.arange(T) / fps, NUM_DOFS, max_hz=0.8)            # (T, D) in [-1, 1]
+    scale = np.where(_IDLE_DOFS, 3.0 * idle, 0.0)  # legs and root stay put so standing feet never slide
     pose_deg += noise * scale
     breath = np.sin(TAU * np.arange(T) / fps * rng.uniform(0.2, 0.33) + rng.uniform(0, TAU))
     pose_deg[:, DOF_INDEX["spine_flex"]] += 1.0 * breath

@@ -27,6 +27,9 @@ import logging
 
 import numpy as np
 
+from tenderlib.checks import check_choice, check_positive
+from tenderlib.curves import smooth_noise, smoothstep, timebase, uniform
+
 from tenderlib.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
@@ -143,7 +146,7 @@ def head_points(head_height: float) -> np.ndarray:
     Nose = nose-tip landmark 30, eyes = centres of the eye landmark rings, ears at the sides of the
     head on the ear line (by definition of the origin, their midpoint is the origin).
     """
-    _check_positive("head_height", head_height)
+    check_positive("head_height", head_height)
     pts = np.stack([
         TEMPLATE[30],
         TEMPLATE[EYE_L].mean(axis=0),
@@ -281,7 +284,7 @@ def face_points(weights: np.ndarray, head_height: float) -> np.ndarray:
     if w.ndim != 2 or w.shape[1] != NUM_CHANNELS:
         raise ValueError(f"weights must have shape (T, {NUM_CHANNELS}) for channels "
                          f"{EXPRESSION_CHANNELS}, got {w.shape}")
-    _check_positive("head_height", head_height)
+    check_positive("head_height", head_height)
     w = np.minimum(np.maximum(w, 0.0), 1.0)
     pts = (w @ _FIELDS_FLAT + _TEMPLATE_FLAT).reshape(-1, NUM_FACE_POINTS, 3)   # (T, 68, 3)
     # Blinks: each upper-lid point and the lower-lid point below it move to a meeting line a quarter
@@ -296,7 +299,7 @@ def face_points(weights: np.ndarray, head_height: float) -> np.ndarray:
 
 def eye_aspect_ratio(points: np.ndarray, side: str) -> np.ndarray:
     """Eye aspect ratio (|p2-p6| + |p3-p5|) / (2 |p1-p4|) of one eye from (..., 68, D) landmarks: (...)."""
-    _check_choice("side", side, ("left", "right"))
+    check_choice("side", side, ("left", "right"))
     ring = EYE_L if side == "left" else EYE_R
     p = np.asarray(points)[..., ring, :]
     d = lambda i, j: np.linalg.norm(p[..., i, :] - p[..., j, :], axis=-1)  # noqa: E731
@@ -362,48 +365,48 @@ def expression_weights(expression: str, num_frames: int, fps: float, rng: np.ran
         15-30/min when talking; 0: none). Each lasts 100-300 ms and is fully closed on one frame.
     idle: scale of the small idle variation of the face (0: none).
     """
-    _check_choice("expression", expression, EXPRESSIONS)
-    t, duration = _timebase(num_frames, fps)
+    check_choice("expression", expression, EXPRESSIONS)
+    t, duration = timebase(num_frames, fps)
     if not 0.0 <= intensity <= 1.0:
         raise ValueError(f"intensity must be in [0, 1], got {intensity}")
-    _check_positive("ramp", ramp)
+    check_positive("ramp", ramp)
     if not idle >= 0:
         raise ValueError(f"idle must be >= 0, got {idle}")
     if blink_rate is not None and not 0.0 <= blink_rate <= MAX_BLINK_RATE:
         raise ValueError(f"blink_rate must be in [0, {MAX_BLINK_RATE}] blinks per minute, got {blink_rate}")
     if onset is None:
-        onset = _uniform(rng, 0.0, min(0.5, 0.2 * duration))
+        onset = uniform(rng, 0.0, min(0.5, 0.2 * duration))
     if offset is not None and offset < onset + ramp:
         raise ValueError(f"offset ({offset} s) must be >= onset + ramp ({onset + ramp} s)")
     end = duration if offset is None else offset
 
-    env = _smoothstep((t - onset) / ramp)                                # (T,)
+    env = smoothstep((t - onset) / ramp)                                # (T,)
     if offset is not None:
-        env = env * (1.0 - _smoothstep((t - offset) / ramp))
+        env = env * (1.0 - smoothstep((t - offset) / ramp))
     w = np.multiply.outer(intensity * _TARGET_VECTORS[expression], env)   # (K, T): rows contiguous
 
     if expression in ("talk", "laugh"):
         _add_syllables(w, rng, t, onset, end, intensity, talk=expression == "talk")
     elif expression == "blink":   # deliberate slow blinks: 0.5-0.8 s, closed for a moment, every 1-1.6 s
         starts = _event_starts(rng, onset, end, 1.0, 1.6)
-        lids = intensity * _slow_blinks(t, starts, _uniform(rng, 0.5, 0.8, starts.size), 0.3, 0.3)
+        lids = intensity * _slow_blinks(t, starts, uniform(rng, 0.5, 0.8, starts.size), 0.3, 0.3)
         w[_CH["blink_left"]] = lids
         w[_CH["blink_right"]] = lids
     elif expression in ("wink_left", "wink_right"):   # one eye, 0.4-0.7 s, every 1.2-2 s
         starts = _event_starts(rng, onset, end, 1.2, 2.0)
-        lids = intensity * _slow_blinks(t, starts, _uniform(rng, 0.4, 0.7, starts.size), 0.25, 0.35)
+        lids = intensity * _slow_blinks(t, starts, uniform(rng, 0.4, 0.7, starts.size), 0.25, 0.35)
         w[_CH["blink_" + expression.removeprefix("wink_")]] = lids
 
     # Spontaneous blinks (both eyes), in every expression.
     if blink_rate is None:
-        blink_rate = _uniform(rng, 15.0, 30.0) if expression == "talk" else _uniform(rng, 10.0, 25.0)
+        blink_rate = uniform(rng, 15.0, 30.0) if expression == "talk" else uniform(rng, 10.0, 25.0)
     if blink_rate > 0:
         spont = _spontaneous_blinks(rng, t, duration, fps, blink_rate)
         for ch in (_CH["blink_left"], _CH["blink_right"]):
             w[ch] = np.maximum(w[ch], spont)
 
     if idle > 0:
-        drift = 0.5 + 0.5 * _smooth_noise(rng, t, _IDLE_CHANNELS.size, max_hz=0.6)   # (T, C) in [0, 1]
+        drift = 0.5 + 0.5 * smooth_noise(rng, t, _IDLE_CHANNELS.size, max_hz=0.6)   # (T, C) in [0, 1]
         w[_IDLE_CHANNELS] += (idle * _IDLE_AMPLITUDE[_IDLE_CHANNELS, None]) * drift.T
     return np.ascontiguousarray(np.minimum(np.maximum(w, 0.0), 1.0).T)   # (T, K)
 
@@ -413,18 +416,6 @@ def expression_weights(expression: str, num_frames: int, fps: float, rng: np.ran
 # most one event, found by binary search instead of an (events x frames) table)
 # ----------------------------------------------------------------------------------------------
 
-def _timebase(num_frames: int, fps: float) -> tuple[np.ndarray, float]:
-    if int(num_frames) != num_frames or num_frames < 1:
-        raise ValueError(f"num_frames must be an integer >= 1, got {num_frames}")
-    _check_positive("fps", fps)
-    t = np.arange(int(num_frames)) / fps
-    return t, num_frames / fps
-
-
-def _smoothstep(u: np.ndarray) -> np.ndarray:
-    """Ease-in/ease-out ramp 0 -> 1 on u in [0, 1] (clamped outside), zero slope at both ends."""
-    u = np.minimum(np.maximum(u, 0.0), 1.0)
-    return u * u * (3.0 - 2.0 * u)
 
 
 def _locate(t: np.ndarray, starts: np.ndarray, widths: np.ndarray):
@@ -443,7 +434,7 @@ def _add_syllables(w: np.ndarray, rng, t: np.ndarray, start: float, end: float, 
                    talk: bool) -> None:
     """Add mouth openings at syllable rate to weights w (K, T), in place: talk (3-5 Hz, phrase
     breaks, some rounded vowels, one brow emphasis) or laugh ("ha"s at 3.5-5.5 Hz, wider)."""
-    rate = _uniform(rng, 3.0, 5.0) if talk else _uniform(rng, 3.5, 5.5)  # syllables per second
+    rate = uniform(rng, 3.0, 5.0) if talk else uniform(rng, 3.5, 5.5)  # syllables per second
     starts, widths = _syllables(rng, start, end, rate, pauses=talk)
     if starts.size == 0:
         return
@@ -456,8 +447,8 @@ def _add_syllables(w: np.ndarray, rng, t: np.ndarray, start: float, end: float, 
     if talk:
         rounded = (r[1] < 0.25) * (0.4 + 0.5 * r[2])
         w[_CH["lip_pucker"]] += rounded[k] * amp[k] * shape
-        emph_at, emph_amp = _uniform(rng, start, max(start, end)), intensity * _uniform(rng, 0.0, 0.4)
-        w[_CH["brow_raise"]] += emph_amp * np.sin(np.pi * _smoothstep((t - emph_at) / 0.5)) ** 2
+        emph_at, emph_amp = uniform(rng, start, max(start, end)), intensity * uniform(rng, 0.0, 0.4)
+        w[_CH["brow_raise"]] += emph_amp * np.sin(np.pi * smoothstep((t - emph_at) / 0.5)) ** 2
 
 
 def _syllables(rng, start: float, end: float, rate: float, pauses: bool):
@@ -475,7 +466,7 @@ def _syllables(rng, start: float, end: float, rate: float, pauses: bool):
 def _event_starts(rng, start: float, end: float, min_gap: float, max_gap: float) -> np.ndarray:
     """Start times in [start, end) of repeated events: the first at start, then every min_gap-max_gap s."""
     n = max(1, int(np.ceil(max(end - start, 0.0) / min_gap)))
-    starts = start + np.cumsum(np.r_[0.0, _uniform(rng, min_gap, max_gap, n - 1)])
+    starts = start + np.cumsum(np.r_[0.0, uniform(rng, min_gap, max_gap, n - 1)])
     return starts[starts < end]
 
 
@@ -483,8 +474,8 @@ def _slow_blinks(t, starts, durations, close_frac: float, hold_frac: float) -> n
     """Lid closure (T,) of deliberate blinks: close, hold closed, reopen, with smooth ramps."""
     k, u, inside = _locate(t, starts, durations)
     close, hold = close_frac, hold_frac                                  # fractions of each blink
-    closing = _smoothstep(u / close)
-    opening = 1.0 - _smoothstep((u - close - hold) / (1.0 - close - hold))
+    closing = smoothstep(u / close)
+    opening = 1.0 - smoothstep((u - close - hold) / (1.0 - close - hold))
     return np.where(inside, np.minimum(closing, opening), 0.0)
 
 
@@ -501,30 +492,6 @@ def _spontaneous_blinks(rng, t, duration, fps, rate_per_min):
     peaks = np.round((np.cumsum(gaps) - phase) * fps) / fps
     dur = 0.1 + 0.2 * r[1]
     k, u, inside = _locate(t, peaks - 0.35 * dur, dur)
-    closing = _smoothstep(u / 0.35)
-    opening = 1.0 - _smoothstep((u - 0.35) / 0.65)
+    closing = smoothstep(u / 0.35)
+    opening = 1.0 - smoothstep((u - 0.35) / 0.65)
     return np.where(inside, np.where(u < 0.35, closing, opening), 0.0)
-
-
-def _smooth_noise(rng, t: np.ndarray, channels: int, max_hz: float, basis: int = 4) -> np.ndarray:
-    """Smooth random signals in [-1, 1]: random mixes of a few random sinusoids below max_hz: (T, C)."""
-    r = rng.random(2 * basis + basis * channels)
-    freq = 0.05 + (max_hz - 0.05) * r[:basis]
-    waves = np.sin(np.multiply.outer(2 * np.pi * t, freq) + 2 * np.pi * r[basis:2 * basis])   # (T, basis)
-    mix = 2.0 * r[2 * basis:].reshape(basis, channels) - 1.0
-    return waves @ (mix / np.abs(mix).sum(axis=0))                     # (T, C), |mix| sums to 1
-
-
-def _uniform(rng: np.random.Generator, low: float, high: float, size=None):
-    """rng.uniform(low, high, size), drawn through rng.random (several times cheaper per call)."""
-    return low + (high - low) * (rng.random() if size is None else rng.random(size))
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-
-
-def _check_choice(name: str, value, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(str, allowed))}")

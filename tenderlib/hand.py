@@ -33,6 +33,9 @@ import logging
 
 import numpy as np
 
+from tenderlib.checks import check_choice, check_positive
+from tenderlib.curves import keyframes, smooth_noise, smoothstep, timebase, uniform
+
 from tenderlib.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
@@ -110,8 +113,8 @@ def hand_points(angles: np.ndarray, hand_length: float, side: str) -> np.ndarray
     if a.ndim != 3 or a.shape[1:] != (NUM_FINGERS, JOINTS_PER_FINGER):
         raise ValueError(f"angles must have shape (T, {NUM_FINGERS}, {JOINTS_PER_FINGER}) "
                          f"(fingers {FINGERS}), got {a.shape}")
-    _check_positive("hand_length", hand_length)
-    _check_choice("side", side, ("left", "right"))
+    check_positive("hand_length", hand_length)
+    check_choice("side", side, ("left", "right"))
     num_frames = a.shape[0]
     a = np.minimum(np.maximum(a.T, _LO.T[..., None]), _HI.T[..., None])   # (4 angles, 5 fingers, T)
 
@@ -201,22 +204,22 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
     intensity: in [0, 1], fraction of the way from relaxed to the gesture.
     jitter: scale of the per-clip pose variation (+-4 deg) and the small smooth tremor (~1.5 deg).
     """
-    _check_choice("gesture", gesture, GESTURES)
+    check_choice("gesture", gesture, GESTURES)
     if count is not None:
         if gesture != "count":
             raise ValueError(f"count is only used with gesture 'count', got gesture {gesture!r}")
-        _check_choice("count", count, (1, 2, 3, 4, 5))
+        check_choice("count", count, (1, 2, 3, 4, 5))
         gesture = f"count_{count}"
     elif gesture == "count":
         gesture = "count_up"
-    t, duration = _timebase(num_frames, fps)
+    t, duration = timebase(num_frames, fps)
     if not 0.0 <= intensity <= 1.0:
         raise ValueError(f"intensity must be in [0, 1], got {intensity}")
-    _check_positive("ramp", ramp)
+    check_positive("ramp", ramp)
     if not jitter >= 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
     if onset is None:
-        onset = _uniform(rng, 0.0, min(0.5, 0.2 * duration))
+        onset = uniform(rng, 0.0, min(0.5, 0.2 * duration))
     if offset is not None and offset < onset + ramp:
         raise ValueError(f"offset ({offset} s) must be >= onset + ramp ({onset + ramp} s)")
     end = duration if offset is None else offset
@@ -228,7 +231,7 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
         times, poses = [onset, onset + ramp], [relaxed, target]
     elif gesture in ("grab", "release"):
         first, second = ("open", "fist") if gesture == "grab" else ("fist", "open")
-        hold, move = _uniform(rng, 0.2, 0.5), _uniform(rng, 0.3, 0.6)
+        hold, move = uniform(rng, 0.2, 0.5), uniform(rng, 0.3, 0.6)
         times = [onset, onset + ramp, onset + ramp + hold, onset + ramp + hold + move]
         poses = [relaxed, POSES[first], POSES[first], POSES[second]]
     else:  # count_up: 1, 2, 3, 4, 5 fingers, sharing the time left evenly
@@ -241,24 +244,24 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
     times = np.asarray(times)                                                            # (K,)
     if offset is not None:   # from the pose reached at the offset back to relaxed
         before = times < offset
-        keys = np.concatenate([keys[before], _keyframes(np.array([offset]), times, keys), relaxed.reshape(1, -1)])
+        keys = np.concatenate([keys[before], keyframes(np.array([offset]), times, keys), relaxed.reshape(1, -1)])
         times = np.r_[times[before], offset, offset + ramp]
-    angles = _keyframes(t, times, keys)                                  # (T, 20)
+    angles = keyframes(t, times, keys)                                  # (T, 20)
     per_finger = angles.reshape(-1, NUM_FINGERS, JOINTS_PER_FINGER)      # (T, 5, 4) view
 
     if gesture == "wiggle":   # fingers flex in sequence index -> little, 1.5-2.5 Hz
-        hz = _uniform(rng, 1.5, 2.5)
+        hz = uniform(rng, 1.5, 2.5)
         lag = np.arange(NUM_FINGERS - 1) * (np.pi / 2)                  # quarter-cycle lag per finger
         wave = 0.5 - 0.5 * np.cos(2 * np.pi * hz * (t[:, None] - onset) - lag)   # (T, 4)
-        env = _smoothstep((t - onset) / ramp)
+        env = smoothstep((t - onset) / ramp)
         if offset is not None:
-            env = env * (1.0 - _smoothstep((t - offset) / ramp))
+            env = env * (1.0 - smoothstep((t - offset) / ramp))
         amp = intensity * np.deg2rad([45.0, 55.0, 30.0])                # MCP, PIP, DIP
         per_finger[:, 1:, 1:] += (env[:, None] * wave)[..., None] * amp
 
     if jitter > 0:   # this hand's own variation of the poses (+-4 deg) and a smooth tremor (~1.5 deg, < 2 Hz)
         variation = np.deg2rad(4.0) * (2.0 * rng.random(angles.shape[1]) - 1.0)
-        tremor = _smooth_noise(rng, t, angles.shape[1], max_hz=2.0)     # (T, 20)
+        tremor = smooth_noise(rng, t, angles.shape[1], max_hz=2.0)     # (T, 20)
         angles += jitter * (variation + np.deg2rad(1.5) * tremor)
     return np.minimum(np.maximum(per_finger, _LO), _HI)
 
@@ -266,47 +269,3 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
 # ----------------------------------------------------------------------------------------------
 # Time-course helpers (vectorised over frames)
 # ----------------------------------------------------------------------------------------------
-
-def _keyframes(t: np.ndarray, times: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Ease (smoothstep) from key to key: times (K,) non-decreasing, values (K, C) -> (T, C);
-    values[0] before the first key, values[-1] after the last. Written as a sum of one clamped
-    ramp per segment, so it costs one (T, K-1) x (K-1, C) product."""
-    ramps = _smoothstep((t[:, None] - times[:-1]) / np.maximum(np.diff(times), 1e-9))   # (T, K-1)
-    return values[0] + ramps @ np.diff(values, axis=0)
-
-
-def _timebase(num_frames: int, fps: float) -> tuple[np.ndarray, float]:
-    if int(num_frames) != num_frames or num_frames < 1:
-        raise ValueError(f"num_frames must be an integer >= 1, got {num_frames}")
-    _check_positive("fps", fps)
-    return np.arange(int(num_frames)) / fps, num_frames / fps
-
-
-def _smoothstep(u: np.ndarray) -> np.ndarray:
-    """Ease-in/ease-out ramp 0 -> 1 on u in [0, 1] (clamped outside), zero slope at both ends."""
-    u = np.minimum(np.maximum(u, 0.0), 1.0)
-    return u * u * (3.0 - 2.0 * u)
-
-
-def _smooth_noise(rng, t: np.ndarray, channels: int, max_hz: float, basis: int = 6) -> np.ndarray:
-    """Smooth random signals in [-1, 1]: random mixes of a few random sinusoids below max_hz: (T, C)."""
-    r = rng.random(2 * basis + basis * channels)
-    freq = 0.05 + (max_hz - 0.05) * r[:basis]
-    waves = np.sin(np.multiply.outer(2 * np.pi * t, freq) + 2 * np.pi * r[basis:2 * basis])   # (T, basis)
-    mix = 2.0 * r[2 * basis:].reshape(basis, channels) - 1.0
-    return waves @ (mix / np.abs(mix).sum(axis=0))                     # (T, C), |mix| sums to 1
-
-
-def _uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    """rng.uniform(low, high), drawn through rng.random (several times cheaper per call)."""
-    return low + (high - low) * rng.random()
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-
-
-def _check_choice(name: str, value, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(str, allowed))}")

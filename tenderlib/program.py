@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenderlib.checks import check_choice
+
 SIDES = ("left", "right", "both", "none")
 HEAD_MOVES = ("none", "nod", "shake", "turn_left", "turn_right", "tilt")
 
@@ -136,8 +138,3 @@ class Program:
             return self.gesture
         return "relaxed"
 
-
-def check_choice(name: str, value, allowed: tuple) -> None:
-    """Raise ValueError naming the parameter and the allowed values when value is not one of them."""
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; allowed: {', '.join(map(str, allowed))}")
