@@ -54,7 +54,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "turn": ActionSpec(True, 2.0, (1, 1), frozenset({"root"}), ("left", "right")),
     "sit_down": ActionSpec(False, 2.5, (1, 1), _LEGS | {"torso"}),
     "stretch": ActionSpec(False, 3.0, (1, 2), _ARMS | {"torso"}),
-    "side_bend": ActionSpec(True, 2.2, (1, 3), _ARMS | {"torso"}),
+    "side_bend": ActionSpec(True, 2.2, (1, 3), _ARMS | {"torso"}, ("left", "right")),  # raises the other arm
     "jumping_jacks": ActionSpec(False, 0.9, (3, 8), _ARMS | _LEGS),
     "dance": ActionSpec(False, 1.0, (3, 8), _ARMS | _LEGS | {"torso"}),
     "shadow_box": ActionSpec(False, 0.8, (3, 8), _ARMS | {"torso"}),
