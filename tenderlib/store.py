@@ -18,7 +18,8 @@ not grow with the dataset (the per-column writers hold at most a few thousand ro
 into a hidden sibling folder and renames it into place after the manifest, so an interrupted build
 never leaves a folder that `Store` accepts.
 
-Splits and subsets come from a keyed blake2b hash of the clip id alone, so a clip keeps its split
+Splits and subsets come from a keyed blake2b hash of the clip id (or of labels["split_group"], shared
+by the views of one capture take), so a clip keeps its split
 and its `data_frac` membership whatever the size or order of the dataset, and subsets are nested.
 
 Quality rule (paper B.1): a clip is high quality when it has more than `min_frames` frames and
@@ -50,7 +51,7 @@ from tenderlib.skeleton import REGIONS
 log = logging.getLogger(__name__)
 
 FORMAT = "tender-store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: split/frac keys from the split group, id_key for look-ups
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, val, test
 D2_SOURCES = ("syn-k400", "syn-k700")  # the K400 + K700 analogue of the paper's D2
@@ -143,6 +144,12 @@ def clip_keys(clip_id: str) -> tuple[float, float]:
     return (a >> 11) * 2.0**-53, (b >> 11) * 2.0**-53  # 53 random bits: exactly representable
 
 
+def split_group(m: Motion) -> str:
+    """What a clip's split and data_frac membership hash: labels["split_group"] when given (the views
+    of one motion-capture take share it, so no take leaks across splits), else the clip id."""
+    return m.labels.get("split_group") or m.clip_id
+
+
 def frac_key(clip_id: str) -> float:
     """Position of the clip in the nested data_frac order: it is in subset f iff frac_key < f."""
     return clip_keys(clip_id)[1]
@@ -186,8 +193,9 @@ class StoreIndex:
     n_annotated: np.ndarray  # (N,) int64, keypoint-frames in the annotated regions
     n_confident: np.ndarray  # (N,) int64, of those, confidence > manifest's conf_threshold
     region_conf: np.ndarray  # (N, R) float32, mean confidence per region over the clip
-    split_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id
-    frac_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id
+    split_key: np.ndarray  # (N,) float64 in [0, 1), from the split group (split_group)
+    frac_key: np.ndarray  # (N,) float64 in [0, 1), from the split group
+    id_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id (look-ups by id)
     norm_center: np.ndarray  # (N, 2) float64, tenderlib.normalize centre of the clip (pixels)
     norm_scale: np.ndarray  # (N,) float64, tenderlib.normalize scale of the clip (pixels)
 
@@ -202,7 +210,7 @@ def _column_dtypes(num_regions: int) -> dict[str, tuple[np.dtype, tuple[int, ...
             "image_size": (np.int64, (2,)), "source_code": (np.int32, ()), "parts": (np.uint16, ()),
             "has_3d": (np.bool_, ()), "offset_3d": (np.int64, ()), "n_annotated": (np.int64, ()),
             "n_confident": (np.int64, ()), "region_conf": (np.float32, (num_regions,)),
-            "split_key": (np.float64, ()), "frac_key": (np.float64, ()),
+            "split_key": (np.float64, ()), "frac_key": (np.float64, ()), "id_key": (np.float64, ()),
             "norm_center": (np.float64, (2,)), "norm_scale": (np.float64, ())}
 
 
@@ -347,9 +355,10 @@ class _Builder:
         col["length"].append_row(T)
         col["fps"].append_row(float(m.fps))
         col["image_size"].append_row([int(v) for v in m.image_size])
-        split_k, frac_k = clip_keys(m.clip_id)
+        split_k, frac_k = clip_keys(split_group(m))
         col["split_key"].append_row(split_k)
         col["frac_key"].append_row(frac_k)
+        col["id_key"].append_row(clip_keys(m.clip_id)[0])
         stats = norm_stats(m.keypoints, conf)  # precomputed: reading a clip then costs a subtraction
         col["norm_center"].append_row(stats.center)
         col["norm_scale"].append_row(stats.scale)
@@ -383,15 +392,14 @@ class _Builder:
             w.abort()
 
     def _check_unique_ids(self) -> None:
-        keys = [np.load(self.folder / f"{k}.npy") for k in ("split_key", "frac_key")]
-        order = np.lexsort(keys)
-        same = np.flatnonzero((keys[0][order][1:] == keys[0][order][:-1]) & (keys[1][order][1:] == keys[1][order][:-1]))
-        if same.size:
-            blob = np.load(self.folder / "clip_id.npy")
-            offs = np.load(self.folder / "clip_id_offsets.npy")
-            i = int(order[same[0]])
-            dup = bytes(blob[offs[i]:offs[i + 1]]).decode()
-            raise ValueError(f"clip_id must be unique: {dup!r} appears more than once")
+        ids = np.load(self.folder / "id_key.npy")
+        order = np.argsort(ids, kind="stable")
+        blob = np.load(self.folder / "clip_id.npy")
+        offs = np.load(self.folder / "clip_id_offsets.npy")
+        for k in np.flatnonzero(ids[order][1:] == ids[order][:-1]):  # equal hashes: compare the ids themselves
+            a, b = (bytes(blob[offs[i]:offs[i + 1]]).decode() for i in (int(order[k]), int(order[k + 1])))
+            if a == b:
+                raise ValueError(f"clip_id must be unique: {a!r} appears more than once")
 
 
 def build_store(motions: Iterable[Motion], path, *, meta: dict | None = None, overwrite: bool = False) -> Store:
@@ -568,9 +576,9 @@ class Store:
     def index_of(self, clip_id: str) -> int:
         """Position of `clip_id` in the store (binary search on its hash keys)."""
         if self._id_order is None:
-            self._id_order = np.argsort(self.index.split_key, kind="stable")
+            self._id_order = np.argsort(self.index.id_key, kind="stable")
         key = clip_keys(clip_id)[0]
-        keys = self.index.split_key
+        keys = self.index.id_key
         lo = int(np.searchsorted(keys, key, side="left", sorter=self._id_order))
         while lo < len(self) and keys[self._id_order[lo]] == key:
             i = int(self._id_order[lo])

@@ -251,3 +251,20 @@ def test_selection_bad_values(tmp_path):
         selection("D1", "dev")
     manifest = json.loads((store.path / "manifest.json").read_text())
     assert manifest["num_clips"] == 8 and set(manifest["sources"]) == set(store.sources)
+
+
+def test_split_group_keeps_views_of_one_take_together(tmp_path):
+    rng = np.random.default_rng(5)
+    motions = []
+    for take in range(40):
+        for view in range(3):
+            m = random_motion(rng, f"cap/take{take}/view{view}")
+            m.labels = {"split_group": f"cap/take{take}"}
+            motions.append(m)
+    store = build_store(iter(motions), tmp_path / "s")
+    splits, frac = store.splits(), np.asarray(store.index.frac_key)
+    for take in range(40):
+        rows = [3 * take + v for v in range(3)]
+        assert len(set(splits[rows].tolist())) == 1 and len(set(frac[rows].tolist())) == 1
+    assert len(set(splits.tolist())) > 1                                 # different takes still spread out
+    assert store.index_of("cap/take7/view2") == 23                      # look-up by id is unaffected

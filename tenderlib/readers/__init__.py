@@ -1,0 +1,23 @@
+"""Readers: real data formats -> `Motion`s (DESIGN.md section 3), with a report of every input.
+
+    read_holistic(root, HolisticConfig())   the Holistic-Motion2D release (kpfiles/ + texts/)
+    read_mmpose(root, MMPoseConfig())       RTMPose / MMPose JSON predictions + caption sidecars
+    read_bandai(root, MocapConfig())        bandai-namco-1 BVH clips through virtual cameras
+    read_bvh_folder(root, MocapConfig())    any BVH folder with caption sidecars
+    build(readings, path)                   pack readings into a store + build_report.json/.md
+
+Each returns a `Reading`: iterate it for Motions; `reading.report` (a `BuildReport`) lists every
+input as accepted (with its clip ids) or `Rejected(path, reason, kind)`; counts add up.
+Pickles are only ever loaded through `safe_pickle.safe_load` (an allow-list unpickler).
+"""
+from tenderlib.readers.holistic import HolisticConfig, read_holistic
+from tenderlib.readers.mmpose_json import MMPoseConfig, read_mmpose
+from tenderlib.readers.mocap import MocapConfig, read_bandai, read_bvh_folder
+from tenderlib.readers.report import BuildReport, Reading, ReaderError, Rejected, build
+from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_load
+
+__all__ = [
+    "BuildReport", "CorruptPickleError", "HolisticConfig", "MMPoseConfig", "MocapConfig", "Reading",
+    "ReaderError", "Rejected", "UnsafePickleError", "build", "read_bandai", "read_bvh_folder",
+    "read_holistic", "read_mmpose", "safe_load",
+]
