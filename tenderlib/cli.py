@@ -1,0 +1,126 @@
+"""The `tender` command line.
+
+    tender data build  --num-clips 20000 [--seed 0] [--workers 2]   pack the synthetic dataset (cached by config)
+    tender data info   STORE                                        per-source table and quality rule of a store
+    tender data show   STORE --index 3 --out clip.gif               animate stored clips to a GIF
+    tender data import holistic|mmpose|bvh|bandai ROOT --out STORE  pack real data (with a build report)
+
+Later issues add `tender generate` (text to motion) here.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _build(args) -> int:
+    from tenderlib import synthetic
+
+    cfg = synthetic.SyntheticConfig(num_clips=args.num_clips, seed=args.seed, sources=tuple(args.source or ()))
+    store = synthetic.get_store(cfg, workers=args.workers, rebuild=args.rebuild)
+    print(f"{store.path}\n{len(store)} clips, {store.manifest['num_frames']} frames")
+    return 0
+
+
+def _open(path: str):
+    from tenderlib.store import Store
+
+    return Store(Path(path))
+
+
+def _info(args) -> int:
+    from tenderlib import datastats
+
+    store = _open(args.store)
+    print(datastats.source_table(store).to_string(index=False))
+    print()
+    print(datastats.quality_report(store).per_source.round(3).to_string(index=False))
+    return 0
+
+
+def _show(args) -> int:
+    from tenderlib import viz
+
+    store = _open(args.store)
+    motions = [store.clip(i) for i in args.index]
+    if len(motions) == 1:
+        viz.animate(motions[0], path=args.out, caption=motions[0].texts[0], size=(args.size, args.size))
+    else:
+        viz.animate_grid(motions, path=args.out, cols=min(4, len(motions)), size=(args.size, args.size))
+    print(args.out)
+    return 0
+
+
+def _import(args) -> int:
+    from tenderlib import readers
+
+    kind, root = args.format, Path(args.root)
+    if kind == "holistic":
+        reading = readers.read_holistic(root, readers.HolisticConfig())
+    elif kind == "mmpose":
+        reading = readers.read_mmpose(root, readers.MMPoseConfig())
+    elif kind == "bandai":
+        reading = readers.read_bandai(root, readers.MocapConfig(views=args.views, seed=args.seed))
+    else:
+        reading = readers.read_bvh_folder(root, readers.MocapConfig(views=args.views, seed=args.seed, source=args.source))
+    store, reports = readers.build(reading, Path(args.out), meta={"imported_from": kind}, overwrite=args.overwrite)
+    for report in reports:
+        print(report.summary())
+    print(f"{store.path}\n{len(store)} clips, {store.manifest['num_frames']} frames")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tender", description="Tender: text-driven 2D whole-body motion (Holistic-Motion2D).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = p.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="build and inspect packed clip stores").add_subparsers(dest="action", required=True)
+
+    b = data.add_parser("build", help="generate and pack the synthetic Holistic-Motion2D (cached by config)")
+    b.add_argument("--num-clips", type=int, default=20_000, help="number of clips (default: 20000, the default profile)")
+    b.add_argument("--seed", type=int, default=0, help="dataset seed")
+    b.add_argument("--source", action="append", help="restrict to a source (repeatable); default: all ten")
+    b.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    b.add_argument("--rebuild", action="store_true", help="rebuild even if a store of this config exists")
+    b.set_defaults(func=_build)
+
+    i = data.add_parser("info", help="per-source statistics and the quality rule of a store")
+    i.add_argument("store", help="store folder (e.g. outputs/cache/stores/synthetic-<hash>)")
+    i.set_defaults(func=_info)
+
+    s = data.add_parser("show", help="animate clips of a store to a GIF")
+    s.add_argument("store", help="store folder")
+    s.add_argument("--index", type=int, nargs="+", default=[0], help="clip indices (default: 0)")
+    s.add_argument("--out", default="clip.gif", help="GIF path (default: clip.gif)")
+    s.add_argument("--size", type=int, default=256, help="cell size in pixels (default: 256)")
+    s.set_defaults(func=_show)
+
+    m = data.add_parser("import", help="pack real data into a store; every input is stored or listed in a build report")
+    m.add_argument("format", choices=("holistic", "mmpose", "bvh", "bandai"),
+                   help="holistic: the Holistic-Motion2D release (kpfiles/, texts/); mmpose: RTMPose/MMPose JSON "
+                        "predictions with caption .txt files; bvh: a folder of BVH files with captions; bandai: "
+                        "the bandai-namco-1 motion-capture set")
+    m.add_argument("root", help="folder to read")
+    m.add_argument("--out", required=True, help="store folder to write")
+    m.add_argument("--views", type=int, default=3, help="motion capture: virtual camera views per clip (default: 3)")
+    m.add_argument("--seed", type=int, default=0, help="motion capture: seed of the virtual cameras")
+    m.add_argument("--source", default="mocap", help="bvh: source name of the clips (default: mocap)")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
+    m.set_defaults(func=_import)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"tender: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

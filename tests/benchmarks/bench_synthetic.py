@@ -1,0 +1,78 @@
+"""Benchmark: generating the synthetic Holistic-Motion2D (issue target: 10,000 clips of ~100 frames < 60 s, 2 cores).
+
+    python tests/benchmarks/bench_synthetic.py [--n 10000] [--workers 2] [--stages 200]
+
+Prints the end-to-end throughput of `synthetic.generate` and, on one core, where the time of one
+clip goes (program, animation, kinematics, grounding, camera, detector, captions).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from tenderlib import actions, camera, captions, detector, figure, synthetic
+
+
+def stages(n: int) -> list[tuple[str, float]]:
+    cfg = synthetic.SyntheticConfig(num_clips=n)
+    acc: dict[str, float] = {}
+
+    def tick(name, t0):
+        acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0
+        return time.perf_counter()
+
+    for i in range(n):
+        rng = np.random.default_rng([cfg.seed, i, 1])
+        t = time.perf_counter()
+        spec = synthetic.SOURCES[synthetic.pick_source(cfg, rng)]
+        prog = synthetic.sample_program(spec, rng)
+        t = tick("program", t)
+        anim = actions.animate(prog, spec.fps, rng)
+        t = tick("animate", t)
+        kin = figure.forward_kinematics(anim.pose, figure.BodyShape.sample(rng), anim.face_weights, anim.hand_angles)
+        t = tick("kinematics", t)
+        world = kin.points + figure.ground(kin.points, anim.airborne)[:, None]
+        t = tick("ground", t)
+        cam = camera.sample_camera(world, rng, camera.CameraConfig(), framing="full", num_frames=len(world))
+        uv, _ = camera.project(world, cam)
+        pc = camera.to_camera(world, cam)
+        t = tick("camera", t)
+        detector.detect(pc, uv, cam.image_size, rng, detector.DetectorConfig(),
+                        facing_cam=camera.directions_to_camera(kin.facing, cam))
+        t = tick("detector", t)
+        captions.captions(prog, rng, 3)
+        tick("captions", t)
+    return [(k, v / n * 1e3) for k, v in acc.items()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000, help="clips to generate end to end")
+    ap.add_argument("--workers", type=int, default=2, help="processes")
+    ap.add_argument("--stages", type=int, default=200, help="clips for the per-stage breakdown (0: skip)")
+    args = ap.parse_args()
+
+    cfg = synthetic.SyntheticConfig(num_clips=args.n)
+    t0 = time.perf_counter()
+    frames = 0
+    for m in synthetic.generate(cfg, workers=args.workers):
+        frames += m.num_frames
+    dt = time.perf_counter() - t0
+    print(f"| clips | workers | seconds | clips/s | frames | mean frames/clip | target |")
+    print(f"|---|---|---|---|---|---|---|")
+    print(f"| {args.n} | {args.workers} | {dt:.1f} | {args.n / dt:.0f} | {frames} | {frames / args.n:.1f} | "
+          f"{'< 60 s for 10,000: ' + ('met' if args.n >= 10_000 and dt < 60 else 'see n') } |")
+    if args.stages:
+        print()
+        print("| stage (one core) | ms per clip |")
+        print("|---|---|")
+        rows = stages(args.stages)
+        for name, ms in rows:
+            print(f"| {name} | {ms:.2f} |")
+        print(f"| total | {sum(ms for _, ms in rows):.2f} |")
+
+
+if __name__ == "__main__":
+    main()
