@@ -1,0 +1,56 @@
+"""The committed notebooks: structure, and papermill runs that must stop on bad parameters.
+
+(`pytest --nbval` re-executes the notebooks themselves and compares their stored outputs.)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+from tenderlib import notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+NB01 = ROOT / "notebooks" / "01_data_exploration.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert any(c.outputs for c in code), "committed without outputs: nbval would compare nothing"
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in code)
+    # the cell after the parameters turns them into configs
+    after = code[code.index(tagged[0]) + 1]
+    assert "params.collect(" in after.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_profile_files_name_only_known_parameters(path):
+    """Every params/<profile>/<notebook>.yaml sets only names of the notebook's parameters cell."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    known = {line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line and not line.startswith("#")}
+    for f in sorted((ROOT / "params").glob(f"*/{path.stem}.yaml")):
+        names = set(yaml.safe_load(f.read_text()))
+        assert names <= known, f"{f.relative_to(ROOT)}: unknown {sorted(names - known)}"
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
+    ({"data_frac": 1.5}, "data_frac"),
+    ({"num_clips": -5}, "num_clips"),
+    ({"example_action": "moonwalk"}, "example_action"),
+    ({"sources": ["syn-youtube"]}, "syn-k400"),               # the error lists the allowed sources
+])
+def test_notebook01_stops_on_bad_parameters(tmp_path, parameters, message):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        notebooks.execute_notebook(NB01, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
+    assert message in str(err.value)
