@@ -1,0 +1,552 @@
+"""The one training loop of every model (DESIGN.md section 6), and its checkpoints.
+
+    train(model, dataset, TrainConfig(...), run_dir, config=model_cfg) -> TrainResult
+
+- Seeded: the data order is a permutation drawn from (seed, epoch); the global torch RNG
+  (dropout, the VAE's reparameterisation, diffusion noise) is re-seeded from (seed, rank, step)
+  before every step, so a step's randomness does not depend on what ran before it.
+- AdamW with a constant learning rate after an optional linear warm-up; optional gradient clipping.
+- Checkpoints every `checkpoint_every` steps and at the end, in `run_dir/step_<8 digits>/`:
+      model.safetensors        the weights (metadata: config class and JSON)
+      optimizer.safetensors    AdamW's state tensors (no pickle anywhere: loading runs no code)
+      model_config.json        the model's config (tenderlib.params.to_json)
+      train_config.json        this TrainConfig
+      state.json               step, loss history, the partial loss sums since the last log
+  A checkpoint is written into a hidden folder and renamed into place, so a kill while writing
+  leaves the previous one intact. `train` resumes from the newest one: training 2N steps in one
+  go, or N steps, a kill and a restart, gives bit-identical weights (tests/test_training.py).
+  A run whose newest checkpoint is at max_steps returns at once: `train` is also "load or train".
+- Progress bar (tqdm) when interactive (a terminal or a Jupyter kernel), never when the
+  environment variable TQDM_DISABLE is set; otherwise quiet, with a log line every `log_every` steps.
+- bf16 autocast on CUDA (`autocast="auto"`); on CPU on request (`autocast="bf16"`).
+- DDP under torchrun when WORLD_SIZE > 1: `batch_size` per process, the epoch's permutation
+  sharded across ranks, checkpoints written by rank 0.
+
+The model's objective: `loss_fn(model, batch)` (default `model.training_loss(batch)`) returns a
+scalar tensor, or a dataclass whose field `loss` is minimised and whose other 0-dim tensor
+fields are logged (e.g. tenderlib.vae.VAELosses).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import struct
+import sys
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tenderlib import params
+from tenderlib.paths import output_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = "tender-checkpoint"
+FORMAT_VERSION = 1
+_STEP_DIR = re.compile(r"step_(\d{8})")
+# TrainConfig fields that must match to resume a run (the others may change between restarts)
+RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model or run it is loaded into."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (any model). Defaults: the paper's optimiser (appendix B.1, PA-VAE stage)."""
+
+    seed: int = 0  # data order and per-step RNG
+    max_steps: int = 1000  # optimiser steps in total (a resumed run continues up to here)
+    batch_size: int = 32  # clips per step and per process (paper: 32 per GPU for the VAE)
+    lr: float = 2e-4  # AdamW learning rate, constant after warm-up (paper: 2e-4)
+    weight_decay: float = 0.0  # AdamW weight decay (paper: none)
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
+    eps: float = 1e-8  # AdamW epsilon
+    warmup_steps: int = 0  # linear warm-up from 0 to lr over this many steps
+    grad_clip: float = 0.0  # max global gradient norm; 0 = no clipping
+    checkpoint_every: int = 500  # steps between checkpoints (one is always written at the end)
+    keep_last: int = 2  # checkpoints kept in run_dir; 0 = all
+    log_every: int = 50  # steps between loss records (history and log line)
+    num_workers: int = 0  # DataLoader worker processes
+    autocast: Literal["auto", "bf16", "off"] = "auto"  # auto = bf16 on CUDA, fp32 on CPU
+    device: str = "auto"  # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
+    progress: Literal["auto", "on", "off"] = "auto"  # progress bar; auto = when interactive
+    distributed: Literal["auto", "on", "off"] = "auto"  # DDP: auto = when WORLD_SIZE > 1
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, allowed: str):
+            if not ok:
+                raise ValueError(f"TrainConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        for name in ("max_steps", "batch_size", "checkpoint_every", "log_every"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        for name in ("seed", "warmup_steps", "keep_last", "num_workers"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an int >= 0")
+        need(self.lr > 0, "lr", "> 0")
+        need(self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self.eps > 0, "eps", "> 0")
+        need(self.grad_clip >= 0, "grad_clip", ">= 0 (0 = off)")
+        need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        need(self.autocast in ("auto", "bf16", "off"), "autocast", "one of ('auto', 'bf16', 'off')")
+        need(self.progress in ("auto", "on", "off"), "progress", "one of ('auto', 'on', 'off')")
+        need(self.distributed in ("auto", "on", "off"), "distributed", "one of ('auto', 'on', 'off')")
+        need(self.device == "auto" or re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
+             "'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps'")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of (0-based) step `step`."""
+        if self.warmup_steps and step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        return self.lr
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns."""
+
+    model: nn.Module  # the trained model (unwrapped, on the training device, in eval mode)
+    step: int  # optimiser steps done in total
+    history: list[dict[str, float]] = field(default_factory=list)  # {'step': s, 'loss': ..., <terms>} per log
+    checkpoint: Path | None = None  # the newest checkpoint folder (None without run_dir)
+    resumed_from: int = 0  # step of the checkpoint the run started from (0 = fresh)
+    seconds: float = 0.0  # wall time of this call
+
+
+# --------------------------------------------------------------------------------------------
+# Seeds
+
+
+def mix_seed(*values: int) -> int:
+    """A 63-bit seed fixed by a tuple of ints (e.g. seed, rank, step): cheap, process-independent."""
+    digest = hashlib.blake2b(struct.pack(f"<{len(values)}q", *values), digest_size=8,
+                             person=b"tender-train").digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) before building a model, so its initial weights are reproducible."""
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def run_dir(profile: str, name: str, *configs) -> Path:
+    """outputs/<profile>/checkpoints/<name>-<hash of configs>: where the run of these configs lives."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError(f"name must be made of [A-Za-z0-9_.-], got {name!r}")
+    return output_dir(profile, "checkpoints") / f"{name}-{params.config_hash(*configs)}"
+
+
+def checkpoints(folder: str | os.PathLike) -> list[Path]:
+    """Complete checkpoint folders of a run (those with state.json), oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if p.is_dir() and _STEP_DIR.fullmatch(p.name) and (p / "state.json").is_file()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint of a run folder, or None."""
+    found = checkpoints(folder)
+    return found[-1] if found else None
+
+
+def _config_record(config) -> dict:
+    return {"class": type(config).__qualname__, "config": json.loads(params.to_json(config))}
+
+
+def _mismatch(saved: dict, wanted: dict) -> list[str]:
+    keys = list(dict.fromkeys([*saved, *wanted]))
+    return [f"{k}: checkpoint {saved.get(k, '<absent>')!r}, requested {wanted.get(k, '<absent>')!r}"
+            for k in keys if saved.get(k, object()) != wanted.get(k, object())]
+
+
+def read_config(checkpoint: str | os.PathLike, cls: type):
+    """The model config saved in a checkpoint folder, as an instance of `cls` (to rebuild the model)."""
+    record = json.loads((Path(checkpoint) / "model_config.json").read_text())
+    if record.get("class") != cls.__qualname__:
+        raise CheckpointMismatchError(f"checkpoint {checkpoint} holds a {record.get('class')}, "
+                                      f"not a {cls.__qualname__}")
+    return params.from_dict(cls, record["config"])
+
+
+def check_config(checkpoint: str | os.PathLike, config) -> None:
+    """Raise CheckpointMismatchError naming every field where the checkpoint's model config differs."""
+    path = Path(checkpoint) / "model_config.json"
+    if not path.is_file():
+        raise CheckpointMismatchError(f"{checkpoint} is not a checkpoint folder (no model_config.json)")
+    saved, wanted = json.loads(path.read_text()), _config_record(config)
+    if saved.get("class") != wanted["class"]:
+        raise CheckpointMismatchError(f"checkpoint {checkpoint} was trained with a {saved.get('class')}, "
+                                      f"the requested model has a {wanted['class']}")
+    diff = _mismatch(saved.get("config", {}), wanted["config"])
+    if diff:
+        raise CheckpointMismatchError(f"checkpoint {checkpoint} does not match the requested {wanted['class']}: "
+                                      + "; ".join(diff))
+
+
+def load_weights(model: nn.Module, checkpoint: str | os.PathLike, config=None) -> nn.Module:
+    """Load a checkpoint's weights into `model` (strict). With `config`, first check it matches."""
+    checkpoint = Path(checkpoint)
+    if config is not None:
+        check_config(checkpoint, config)
+    device = next(model.parameters()).device
+    tensors = load_file(checkpoint / "model.safetensors", device=str(device))
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    wrong = [f"{k} {tuple(tensors[k].shape)} vs {tuple(own[k].shape)}" for k in own
+             if k in tensors and tensors[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        raise CheckpointMismatchError(f"weights in {checkpoint} do not fit the model: missing {missing[:5]}, "
+                                      f"unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}")
+    model.load_state_dict(tensors, strict=True)
+    return model
+
+
+def save_checkpoint(folder: str | os.PathLike, model: nn.Module, step: int, *, config=None,
+                    optimizer: torch.optim.Optimizer | None = None, train_config: TrainConfig | None = None,
+                    state: dict | None = None, keep_last: int = 0) -> Path:
+    """Write run folder/step_<step>/ atomically (module docstring); prune to `keep_last` (0 = keep all)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step_{step:08d}"
+    tmp = folder / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        meta = {"format": FORMAT, "version": str(FORMAT_VERSION), "step": str(step)}
+        if config is not None:
+            record = _config_record(config)
+            meta.update(config_class=record["class"], config=json.dumps(record["config"]))
+            (tmp / "model_config.json").write_text(json.dumps(record, indent=2) + "\n")
+        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(weights, tmp / "model.safetensors", metadata=meta)
+        if optimizer is not None:
+            save_file(_optimizer_tensors(optimizer), tmp / "optimizer.safetensors", metadata=meta)
+        if train_config is not None:
+            (tmp / "train_config.json").write_text(params.to_json(train_config))
+        body = {"format": FORMAT, "version": FORMAT_VERSION, "step": step, "torch": torch.__version__, **(state or {})}
+        (tmp / "state.json").write_text(json.dumps(body, indent=1) + "\n")  # last: marks the folder complete
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if keep_last:
+        for old in checkpoints(folder)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    out = {}
+    for index, entry in optimizer.state_dict()["state"].items():
+        for name, value in entry.items():
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"optimizer state {index}.{name} is a {type(value).__name__}, not a tensor")
+            out[f"{index}.{name}"] = value.detach().contiguous().cpu()
+    return out
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, checkpoint: str | os.PathLike) -> None:
+    """Restore the optimizer's state tensors; its param_groups (hyperparameters) stay as built."""
+    tensors = load_file(Path(checkpoint) / "optimizer.safetensors")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    current = optimizer.state_dict()
+    n_params = sum(len(g["params"]) for g in current["param_groups"])
+    if state and max(state) >= n_params:
+        raise CheckpointMismatchError(f"optimizer state in {checkpoint} has {max(state) + 1} parameters, "
+                                      f"the model {n_params}")
+    optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+
+
+def checkpoint_step(checkpoint: str | os.PathLike) -> int:
+    """The step a checkpoint folder was written at (from its model.safetensors metadata)."""
+    with safe_open(Path(checkpoint) / "model.safetensors", "pt") as f:
+        return int(f.metadata()["step"])
+
+
+# --------------------------------------------------------------------------------------------
+# Process setup: device, distributed, progress
+
+
+@dataclass
+class _Context:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    owns_group: bool = False  # we initialised the process group (and destroy it at the end)
+
+
+def _setup(cfg: TrainConfig) -> _Context:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_ddp = cfg.distributed == "on" or (cfg.distributed == "auto" and world > 1)
+    if cfg.device == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        kind = cfg.device
+    if not use_ddp:
+        return _Context(torch.device(kind))
+    import torch.distributed as dist
+
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        raise ValueError("TrainConfig.distributed='on' needs RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
+                         "in the environment (run under torchrun)")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if kind.startswith("cuda"):
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    else:
+        device = torch.device(kind)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    ctx = _Context(device, dist.get_rank(), dist.get_world_size(), owns)
+    log.info("DDP: rank %d of %d on %s", ctx.rank, ctx.world, device)
+    return ctx
+
+
+def _barrier(ctx: _Context) -> None:
+    if ctx.world > 1 or ctx.owns_group:
+        torch.distributed.barrier()
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def _show_progress(cfg: TrainConfig, ctx: _Context) -> bool:
+    if ctx.rank != 0 or os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    return cfg.progress == "on" or (cfg.progress == "auto" and _interactive())
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    bf16 = cfg.autocast == "bf16" or (cfg.autocast == "auto" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+# --------------------------------------------------------------------------------------------
+# Data order
+
+
+def steps_per_epoch(num_items: int, global_batch: int) -> int:
+    return max(1, num_items // global_batch)
+
+
+def batch_indices(num_items: int, step: int, cfg: TrainConfig, rank: int = 0, world: int = 1) -> list[int]:
+    """Dataset positions of this process's batch at `step`: epoch permutation from (seed, epoch),
+    cut into global batches of batch_size * world (incomplete tail dropped), sharded by rank."""
+    gb = cfg.batch_size * world
+    per_epoch = steps_per_epoch(num_items, gb)
+    epoch, k = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(mix_seed(cfg.seed, epoch, 0x5EED))
+    perm = torch.randperm(num_items, generator=g)
+    return perm[k * gb:(k + 1) * gb][rank::world].tolist()
+
+
+class _StepSampler(torch.utils.data.Sampler):
+    """Batches of steps [start, stop) of one epoch, for a DataLoader's batch_sampler."""
+
+    def __init__(self, num_items: int, start: int, stop: int, cfg: TrainConfig, rank: int, world: int):
+        self.args = (num_items, cfg, rank, world)
+        self.start, self.stop = start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __iter__(self):
+        n, cfg, rank, world = self.args
+        for step in range(self.start, self.stop):
+            yield batch_indices(n, step, cfg, rank, world)
+
+
+def _batches(dataset, collate_fn, cfg: TrainConfig, start: int, ctx: _Context):
+    """Yield the batches of steps start .. max_steps - 1, one DataLoader per epoch (after set_epoch)."""
+    n = len(dataset)
+    per_epoch = steps_per_epoch(n, cfg.batch_size * ctx.world)
+    step = start
+    while step < cfg.max_steps:
+        epoch = step // per_epoch
+        stop = min((epoch + 1) * per_epoch, cfg.max_steps)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_sampler=_StepSampler(n, step, stop, cfg, ctx.rank, ctx.world), collate_fn=collate_fn,
+            num_workers=cfg.num_workers, pin_memory=ctx.device.type == "cuda")
+        yield from loader
+        step = stop
+
+
+def _to_device(batch, device: torch.device):
+    if hasattr(batch, "to"):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+
+
+class _Objective(nn.Module):
+    """model + loss_fn as one module, so that DDP's forward sees the whole step."""
+
+    def __init__(self, model: nn.Module, loss_fn: Callable):
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, batch):
+        return self.loss_fn(self.model, batch)
+
+
+def _terms(out) -> dict[str, torch.Tensor]:
+    """{'loss': ..., other 0-dim tensor fields} of a loss function's output."""
+    if isinstance(out, torch.Tensor):
+        return {"loss": out}
+    if not (dataclasses.is_dataclass(out) and hasattr(out, "loss")):
+        raise TypeError("loss_fn must return a scalar tensor or a dataclass with a field `loss`, "
+                        f"got {type(out).__name__}")
+    return {f.name: v for f in dataclasses.fields(out)
+            if isinstance(v := getattr(out, f.name), torch.Tensor) and v.ndim == 0}
+
+
+def _default_loss(model: nn.Module, batch):
+    return model.training_loss(batch)
+
+
+def train(model: nn.Module, dataset, cfg: TrainConfig, run_dir: str | os.PathLike | None = None, *,
+          config=None, loss_fn: Callable | None = None, collate_fn: Callable | None = None) -> TrainResult:
+    """Train `model` on `dataset` for cfg.max_steps steps, resuming from run_dir's newest checkpoint.
+
+    dataset: a map-style dataset (e.g. tenderlib.dataset.MotionDataset); collate_fn defaults to
+        tenderlib.dataset.collate. config: the model's config, saved with every checkpoint and
+        checked on resume. loss_fn(model, batch): default model.training_loss(batch).
+    Seed the model's initial weights yourself (seed_everything) before building it.
+    """
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty: nothing to train on")
+    if collate_fn is None:
+        from tenderlib.dataset import collate as collate_fn
+    loss_fn = loss_fn or _default_loss
+    t0 = time.perf_counter()
+    ctx = _setup(cfg)
+    try:
+        return _train(model, dataset, cfg, Path(run_dir) if run_dir is not None else None, config, loss_fn,
+                      collate_fn, ctx, t0)
+    finally:
+        if ctx.owns_group:
+            torch.distributed.destroy_process_group()
+
+
+def _check_resume(checkpoint: Path, cfg: TrainConfig, config) -> None:
+    if config is not None:
+        check_config(checkpoint, config)
+    path = checkpoint / "train_config.json"
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    wanted = json.loads(params.to_json(cfg))
+    diff = _mismatch({k: saved.get(k) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
+    if diff:
+        raise CheckpointMismatchError(f"cannot resume from {checkpoint}: the TrainConfig differs in "
+                                      + "; ".join(diff) + " (use another run_dir to start afresh)")
+
+
+def _train(model, dataset, cfg, folder, config, loss_fn, collate_fn, ctx, t0) -> TrainResult:
+    model.to(ctx.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                  weight_decay=cfg.weight_decay)
+    start, history, sums, count = 0, [], {}, 0
+    last = latest_checkpoint(folder) if folder is not None else None
+    if last is not None:
+        _check_resume(last, cfg, config)
+        load_weights(model, last)
+        load_optimizer(optimizer, last)
+        state = json.loads((last / "state.json").read_text())
+        start, history = int(state["step"]), list(state.get("history", []))
+        sums = {k: torch.tensor(v, dtype=torch.float64, device=ctx.device) for k, v in state.get("sums", {}).items()}
+        count = int(state.get("count", 0))
+        log.info("resuming from %s (step %d of %d)", last, start, cfg.max_steps)
+        if start >= cfg.max_steps:
+            if start > cfg.max_steps:
+                log.warning("checkpoint %s is at step %d, beyond max_steps=%d", last, start, cfg.max_steps)
+            model.eval()
+            return TrainResult(model, start, history, last, start, time.perf_counter() - t0)
+    objective = _Objective(model, loss_fn)
+    if ctx.world > 1 or ctx.owns_group:
+        objective = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+    model.train()
+    show = _show_progress(cfg, ctx)
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.max_steps, initial=start, desc="train", dynamic_ncols=True)
+    checkpoint = last
+    step = start
+    try:
+        for batch in _batches(dataset, collate_fn, cfg, start, ctx):
+            batch = _to_device(batch, ctx.device)
+            torch.manual_seed(mix_seed(cfg.seed, ctx.rank, step))  # dropout, sampling: fixed by the step
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr_at(step)
+            with _autocast(cfg, ctx.device):
+                terms = _terms(objective(batch))
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0) + v.detach().double()
+            count += 1
+            step += 1
+            if step % cfg.log_every == 0 or step == cfg.max_steps:
+                record = {"step": step, **{k: float(v) / count for k, v in sums.items()}}
+                if not math.isfinite(record["loss"]):
+                    raise FloatingPointError(f"training loss is not finite at step {step}: {record}")
+                history.append(record)
+                sums, count = {}, 0
+                log.info("step %d/%d %s", step, cfg.max_steps,
+                         " ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "step"))
+                if bar is not None:
+                    bar.set_postfix(loss=f"{record['loss']:.4g}")
+            if bar is not None:
+                bar.update(1)
+            if folder is not None and (step % cfg.checkpoint_every == 0 or step == cfg.max_steps):
+                if ctx.rank == 0:
+                    state = {"history": history, "sums": {k: float(v) for k, v in sums.items()}, "count": count,
+                             "world_size": ctx.world}
+                    checkpoint = save_checkpoint(folder, model, step, config=config, optimizer=optimizer,
+                                                 train_config=cfg, state=state, keep_last=cfg.keep_last)
+                else:
+                    checkpoint = folder / f"step_{step:08d}"
+                _barrier(ctx)
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    return TrainResult(model, step, history, checkpoint, start, time.perf_counter() - t0)

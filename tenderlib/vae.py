@@ -1,0 +1,476 @@
+"""PA-VAE: the part-aware variational auto-encoder with confidence-aware modelling (paper 4.2-4.3).
+
+    features (B, T, K, C_in) --spatial--> (B, T, d) --temporal skip transformer with 2n
+    distribution tokens--> mu, logvar (B, n, d) --z--> decoder: T zero queries + positions,
+    cross-attention to z, same skip scheme --> (B, T, K, C_out)
+
+C_in = C_out = 3 (x, y, confidence) with confidence-aware modelling (CAG, `cag=True`): the
+confidence is an input channel and a reconstruction target, and decoded motions carry it;
+C_in = C_out = 2 without. Padded frames are masked everywhere (attention keys and losses).
+
+Spatial encoder, one of three (`num_parts`, `spatial_tokens`):
+- num_parts = 1, the naive VAE (MLD): a per-frame linear embedding of the flattened K x C_in input.
+- keypoint tokens (default, the literal reading of eq. 3): each keypoint is a token; a part's
+  keypoints share that part's linear input and Q/K/V maps; attention over the K tokens of a
+  frame with the additive part mask (tenderlib.skeleton.part_mask: 0 within a part, -inf
+  across), so a keypoint attends to its own part only; FFN; `spatial_layers` such layers; then
+  the K x spatial_dim tokens are flattened and projected to d.
+- part tokens: each part's keypoints flattened (P_I x C_in -> spatial_dim), one token per part
+  per frame, per-part Q/K/V maps; with one token per part the part mask would leave each token
+  attending to itself only, so the part tokens attend to each other (the parts interact).
+
+The block-diagonal attention is computed either per part ("blocked": attention within each part's
+slice of tokens, no mask) or as one masked K x K attention ("masked", eq. 3 as written); the
+two give the same result (tests/test_vae.py proves it); `SPATIAL_IMPL` holds the faster on CPU.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer
+from tenderlib.losses import (
+    LOSS_KINDS, PartErrors, confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
+)
+from tenderlib.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
+
+log = logging.getLogger(__name__)
+
+SPATIAL_TOKENS = ("keypoint", "part")
+SPATIAL_IMPLS = ("blocked", "masked")
+SPATIAL_IMPL = "blocked"  # faster on CPU: 1.55x vs 2.0x the naive step (tests/benchmarks/bench_vae.py)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Architecture and training objective of a (PA-)VAE. Defaults: a small CPU model; `paper()` the paper's."""
+
+    # spatial (part-aware) encoder
+    num_parts: int = 4  # 4 body/foot/face/hand, 3, 2 (tenderlib.skeleton.PART_GROUPINGS); 1 = naive VAE
+    spatial_layers: int = 2  # s, part-aware attention layers (forced to 0 for the naive VAE)
+    spatial_tokens: Literal["keypoint", "part"] = "keypoint"  # one token per keypoint, or per part
+    spatial_dim: int = 16  # width of a spatial token (16 keeps a PA-VAE step under 2x the naive one on CPU)
+    spatial_heads: int = 1  # heads of the part-aware attention (eq. 3 has one)
+    # temporal transformers and latent
+    latent_tokens: int = 4  # n, latent tokens
+    latent_dim: int = 128  # d, width of a latent token and of the temporal transformers
+    num_layers: int = 5  # l, layers of the encoder and of the decoder each
+    num_heads: int = 4  # attention heads of the temporal transformers
+    ff_dim: int = 512  # hidden width of their feed-forward blocks
+    dropout: float = 0.1  # dropout of the temporal transformers
+    skip: bool = True  # long skip connections (Table 12 "w/ skip")
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"  # frame position embedding
+    max_frames: int = 196  # longest clip the positional tables hold
+    # confidence-aware modelling and objective (Table 7)
+    cag: bool = True  # confidence as input channel and reconstruction target
+    recon_loss: Literal["smooth_l1", "l2", "l1"] = "smooth_l1"  # per-element loss (MLD: SmoothL1)
+    conf_weight: float = 1.0  # weight of the confidence reconstruction term (CAG only)
+    conf_supervise_unannotated: bool = False  # CAG: also teach confidence 0 where the source has none
+    conf_weighted: bool = False  # weight each keypoint's coordinate loss by its confidence ("weighted")
+    velocity_weight: float = 0.0  # weight of the velocity loss ("velocity"); 0 = off
+    kl_weight: float = 1e-4  # weight of the KL term (MLD: 1e-4)
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, allowed: str):
+            if not ok:
+                raise ValueError(f"VAEConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        need(self.num_parts in PART_GROUPINGS and not isinstance(self.num_parts, bool), "num_parts",
+             f"one of {tuple(sorted(PART_GROUPINGS))}")
+        need(self.spatial_tokens in SPATIAL_TOKENS, "spatial_tokens", f"one of {SPATIAL_TOKENS}")
+        need(self.positional in POSITIONAL_KINDS, "positional", f"one of {POSITIONAL_KINDS}")
+        need(self.recon_loss in LOSS_KINDS, "recon_loss", f"one of {LOSS_KINDS}")
+        for name in ("spatial_dim", "spatial_heads", "latent_tokens", "latent_dim", "num_layers",
+                     "num_heads", "ff_dim", "max_frames"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        need(self.spatial_dim % self.spatial_heads == 0, "spatial_dim",
+             f"divisible by spatial_heads={self.spatial_heads}")
+        need(self.latent_dim % self.num_heads == 0, "latent_dim", f"divisible by num_heads={self.num_heads}")
+        need(self.positional != "sinusoidal" or self.latent_dim % 2 == 0, "latent_dim", "even for sinusoidal positions")
+        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        for name in ("conf_weight", "velocity_weight", "kl_weight"):
+            need(getattr(self, name) >= 0, name, ">= 0")
+        if self.num_parts == 1:
+            object.__setattr__(self, "spatial_layers", 0)  # the naive VAE has no spatial attention
+        else:
+            need(isinstance(self.spatial_layers, int) and self.spatial_layers >= 1, "spatial_layers",
+                 "an int >= 1 when num_parts > 1 (num_parts=1 is the naive VAE)")
+
+    @classmethod
+    def paper(cls, **changes) -> "VAEConfig":
+        """Paper appendix B.1 / Tables 5, 7, 12: 9 layers, 4 heads, latent 8 x 256, PA-VAE-2-4, CAG."""
+        sizes = dict(num_parts=4, spatial_layers=2, latent_tokens=8, latent_dim=256, num_layers=9,
+                     num_heads=4, ff_dim=1024, dropout=0.1, skip=True, max_frames=196, cag=True)
+        return cls(**{**sizes, **changes})
+
+    @property
+    def naive(self) -> bool:
+        return self.num_parts == 1
+
+    @property
+    def channels(self) -> int:
+        """Channels per keypoint in and out: x, y [, confidence]."""
+        return 3 if self.cag else 2
+
+    @property
+    def name(self) -> str:
+        """Paper-style name: 'VAE' or 'PA-VAE-<s>-<p>' (+ '-part' for part tokens)."""
+        if self.naive:
+            return "VAE"
+        return f"PA-VAE-{self.spatial_layers}-{self.num_parts}" + ("-part" if self.spatial_tokens == "part" else "")
+
+
+@dataclass
+class VAEOutput:
+    """What a forward pass returns."""
+
+    features: torch.Tensor  # (B, T, K, C_out) decoded x, y [, confidence], zeros in padded frames
+    mu: torch.Tensor  # (B, n, d)
+    logvar: torch.Tensor  # (B, n, d)
+    z: torch.Tensor  # (B, n, d) the latent that was decoded
+
+    @property
+    def confidence(self) -> torch.Tensor | None:
+        """(B, T, K) decoded confidence (CAG), else None."""
+        return self.features[..., 2] if self.features.shape[-1] > 2 else None
+
+
+@dataclass
+class VAELosses:
+    """The objective and its terms (scalars); `loss` is what the training loop minimises."""
+
+    loss: torch.Tensor
+    recon: torch.Tensor  # coordinates (confidence-weighted when conf_weighted)
+    confidence: torch.Tensor  # CAG confidence reconstruction (0 without CAG)
+    velocity: torch.Tensor  # 0 when velocity_weight is 0
+    kl: torch.Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# Spatial encoders: (B, T, K, C_in) -> (B, T, d)
+
+
+class PartLinear(nn.Module):
+    """One nn.Linear per contiguous token range [start, stop): (..., K, in) -> (..., K, out)."""
+
+    def __init__(self, bounds: list[tuple[int, int]], in_dim: int, out_dim: int):
+        super().__init__()
+        self.bounds = bounds
+        self.linears = nn.ModuleList(nn.Linear(in_dim, out_dim) for _ in bounds)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([lin(x[..., s:e, :]) for lin, (s, e) in zip(self.linears, self.bounds)], dim=-2)
+
+
+class PartAttention(nn.Module):
+    """Attention over the tokens of a frame with per-part Q/K/V maps (eq. 2-3).
+
+    bounds: contiguous token ranges [start, stop), one per part; a part's tokens share its maps.
+    mask: (K, K) additive float mask (0 = attend, -inf = not), block-diagonal over `bounds`
+        (tenderlib.skeleton.part_mask), or None: every token attends to all (part tokens).
+    `forward` attends over all K tokens with the mask; `forward_part` over one part's tokens
+    alone, which is the same thing for those tokens when the mask is block-diagonal.
+    """
+
+    def __init__(self, bounds: list[tuple[int, int]], dim: int, heads: int, mask: torch.Tensor | None = None):
+        super().__init__()
+        self.bounds, self.heads = bounds, heads
+        self.qkv = PartLinear(bounds, dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.restrict = mask is not None
+        if self.restrict:
+            mask = torch.as_tensor(mask, dtype=torch.float32)
+            ids = torch.as_tensor(np.repeat(np.arange(len(bounds)), [e - s for s, e in bounds]))
+            if tuple(mask.shape) != (len(ids), len(ids)) or not torch.equal(mask == 0, ids[:, None] == ids[None, :]):
+                raise ValueError("mask must be 0 within and -inf across the part ranges `bounds`")
+            # SDPA takes a bool mask (True = attend) in any dtype, bf16 under autocast included
+            self.register_buffer("allowed", mask == 0, persistent=False)  # (K, K)
+
+    def _attend(self, qkv: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        q, k, v = rearrange(qkv, "n k (three h c) -> three n h k c", three=3, h=self.heads)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, k, c)
+        return self.out(rearrange(y, "n h k c -> n k (h c)"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, K, C), N = frames -> (N, K, C): all tokens, masked by parts when restricted."""
+        return self._attend(self.qkv(x), self.allowed if self.restrict else None)
+
+    def forward_part(self, x: torch.Tensor, part: int) -> torch.Tensor:
+        """x (N, P_I, C), the tokens of part `part` alone -> (N, P_I, C)."""
+        return self._attend(self.qkv.linears[part](x), None)
+
+
+class SpatialLayer(nn.Module):
+    """Pre-norm: x + PartAttention(LN x); x + FFN(LN x). Norms and FFN act per token."""
+
+    def __init__(self, bounds, dim: int, heads: int, mask: torch.Tensor | None):
+        super().__init__()
+        self.norm_attn, self.norm_ff = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = PartAttention(bounds, dim, heads, mask)
+        self.ff = FeedForward(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor, part: int | None = None) -> torch.Tensor:
+        """x (N, K, C) all tokens, or (N, P_I, C) the tokens of one part when `part` is given."""
+        h = self.norm_attn(x)
+        x = x + (self.attn(h) if part is None else self.attn.forward_part(h, part))
+        return x + self.ff(self.norm_ff(x))
+
+
+class SpatialEncoder(nn.Module):
+    """Part-aware spatial encoder (keypoint or part tokens): (B, T, K, C_in) -> (B, T, d).
+
+    With keypoint tokens, nothing crosses a part boundary before the final projection (attention
+    is masked to the part; norms and FFN act per token), so impl='blocked' runs each part's
+    tokens through the layers on their own and sums the parts' shares of the final projection;
+    impl='masked' runs all K tokens together with the K x K mask of eq. 3. Same result.
+    """
+
+    def __init__(self, cfg: VAEConfig, impl: str = SPATIAL_IMPL):
+        super().__init__()
+        if impl not in SPATIAL_IMPLS:
+            raise ValueError(f"spatial impl must be one of {SPATIAL_IMPLS}, got {impl!r}")
+        parts = part_indices(cfg.num_parts)
+        order = np.concatenate(parts)  # keypoints in part order
+        if not np.array_equal(order, np.arange(NUM_KEYPOINTS)):
+            self.register_buffer("order", torch.as_tensor(order), persistent=False)
+        else:
+            self.order = None
+        sizes = [len(p) for p in parts]
+        starts = np.cumsum([0] + sizes)
+        self.kp_bounds = [(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
+        C, self.tokens, self.impl = cfg.spatial_dim, cfg.spatial_tokens, impl
+        if self.tokens == "keypoint":
+            self.embed = PartLinear(self.kp_bounds, cfg.channels, C)
+            n_tokens, bounds = NUM_KEYPOINTS, self.kp_bounds
+            # eq. 3's additive part mask, rows and columns in part order
+            mask = torch.from_numpy(part_mask(cfg.num_parts)[np.ix_(order, order)])  # (K, K)
+        else:
+            self.embed = nn.ModuleList(nn.Linear(n * cfg.channels, C) for n in sizes)
+            n_tokens, bounds, mask = len(sizes), [(p, p + 1) for p in range(len(sizes))], None
+        self.token_embedding = nn.Parameter(torch.randn(n_tokens, C) * 0.02)  # (tokens, C) identity
+        self.layers = nn.ModuleList(SpatialLayer(bounds, C, cfg.spatial_heads, mask)
+                                    for _ in range(cfg.spatial_layers))
+        self.norm = nn.LayerNorm(C)
+        self.proj = nn.Linear(n_tokens * C, cfg.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B = x.shape[0]
+        if self.order is not None:
+            x = x.index_select(2, self.order)
+        x = rearrange(x, "b t k c -> (b t) k c")
+        if self.tokens == "keypoint" and self.impl == "blocked":
+            return rearrange(self._blocked(x), "(b t) d -> b t d", b=B)
+        if self.tokens == "keypoint":
+            h = self.embed(x)  # (BT, K, C)
+        else:
+            h = torch.stack([lin(x[:, s:e].flatten(1)) for lin, (s, e) in zip(self.embed, self.kp_bounds)],
+                            dim=1)  # (BT, P, C)
+        h = h + self.token_embedding
+        for layer in self.layers:
+            h = layer(h)
+        h = rearrange(self.norm(h), "(b t) k c -> b t (k c)", b=B)  # (B, T, tokens * C)
+        return self.proj(h)  # (B, T, d)
+
+    def _blocked(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, K, C_in) -> (N, d), part by part."""
+        C = self.token_embedding.shape[1]
+        out = self.proj.bias
+        for p, (s, e) in enumerate(self.kp_bounds):
+            h = self.embed.linears[p](x[:, s:e]) + self.token_embedding[s:e]  # (N, P_I, C)
+            for layer in self.layers:
+                h = layer(h, part=p)
+            h = self.norm(h).flatten(1)  # (N, P_I * C)
+            out = out + F.linear(h, self.proj.weight[:, s * C:e * C])  # (N, d)
+        return out
+
+
+class NaiveEncoder(nn.Module):
+    """The naive VAE's per-frame linear embedding: (B, T, K, C_in) -> (B, T, d)."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        self.proj = nn.Linear(NUM_KEYPOINTS * cfg.channels, cfg.latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(rearrange(x, "b t k c -> b t (k c)"))
+
+
+# --------------------------------------------------------------------------------------------
+# The VAE
+
+
+def frame_mask(lengths, num_frames: int | None = None) -> torch.Tensor:
+    """(B, T) bool, True for the first lengths[b] frames; T = num_frames or max(lengths)."""
+    lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
+    T = int(lengths.max()) if num_frames is None else int(num_frames)
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class PAVAE(nn.Module):
+    """PA-VAE (or the naive VAE with num_parts=1) built from a VAEConfig.
+
+    spatial_impl: how the block-diagonal attention is computed ('blocked' or 'masked'); the
+    weights and results are the same, so it is not part of the config.
+    """
+
+    def __init__(self, cfg: VAEConfig, spatial_impl: str = SPATIAL_IMPL):
+        super().__init__()
+        self.cfg = cfg
+        d, n = cfg.latent_dim, cfg.latent_tokens
+        self.spatial = NaiveEncoder(cfg) if cfg.naive else SpatialEncoder(cfg, spatial_impl)
+        self.dist_tokens = nn.Parameter(torch.randn(2 * n, d) * 0.02)  # n mu tokens, then n logvar tokens
+        self.enc_pos = PositionalEmbedding(cfg.max_frames, d, cfg.positional)
+        self.encoder = SkipTransformer(d, cfg.num_layers, cfg.num_heads, cfg.ff_dim, cfg.dropout, cfg.skip)
+        self.latent_pos = nn.Parameter(torch.randn(n, d) * 0.02)  # identifies the latent tokens to the decoder
+        self.dec_pos = PositionalEmbedding(cfg.max_frames, d, cfg.positional)
+        self.decoder = SkipTransformer(d, cfg.num_layers, cfg.num_heads, cfg.ff_dim, cfg.dropout, cfg.skip,
+                                       cross=True)
+        self.head = nn.Linear(d, NUM_KEYPOINTS * cfg.channels)
+
+    @classmethod
+    def load(cls, checkpoint, device: str | torch.device = "cpu", spatial_impl: str = SPATIAL_IMPL) -> "PAVAE":
+        """The model saved in a checkpoint folder (tenderlib.training), built from its own config, in eval mode."""
+        from tenderlib import training
+
+        cfg = training.read_config(checkpoint, VAEConfig)
+        model = cls(cfg, spatial_impl).to(device)
+        return training.load_weights(model, checkpoint, cfg).eval()
+
+    # ---- input checks -----------------------------------------------------------------------
+
+    def check_input(self, features: torch.Tensor, mask: torch.Tensor) -> None:
+        """Raise ValueError naming the problem: shapes, clip length, NaN or infinite values."""
+        C = self.cfg.channels
+        if features.ndim != 4 or features.shape[2] != NUM_KEYPOINTS or features.shape[3] < C:
+            raise ValueError(f"features must have shape (B, T, {NUM_KEYPOINTS}, >= {C}), got {tuple(features.shape)}")
+        if mask.dtype != torch.bool or tuple(mask.shape) != tuple(features.shape[:2]):
+            raise ValueError(f"mask must be bool {tuple(features.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
+        if features.shape[1] > self.cfg.max_frames:
+            raise ValueError(f"clip of {features.shape[1]} frames is longer than the positional table "
+                             f"(VAEConfig.max_frames={self.cfg.max_frames}); crop it (MotionDataset max_frames) "
+                             f"or build the model with a larger max_frames")
+        bad = ~torch.isfinite(features).flatten(2).all(-1)  # (B, T)
+        if bad.any():
+            items = torch.nonzero(bad.any(1)).flatten().tolist()
+            frame = int(torch.nonzero(bad[items[0]])[0])
+            raise ValueError(f"features contain NaN or infinite values in batch item(s) {items[:10]} "
+                             f"(first at item {items[0]}, frame {frame})")
+
+    # ---- encode / decode --------------------------------------------------------------------
+
+    def encode(self, features: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B, T, K, >= C_in), mask (B, T) -> mu, logvar (B, n, d)."""
+        self.check_input(features, mask)
+        B, n = features.shape[0], self.cfg.latent_tokens
+        x = self.spatial(features[..., :self.cfg.channels]).float()  # (B, T, d); fp32 residual stream under autocast
+        x = self.enc_pos(x)
+        tokens = torch.cat([self.dist_tokens.expand(B, -1, -1).to(x.dtype), x], dim=1)  # (B, 2n + T, d)
+        keys = torch.cat([mask.new_ones(B, 2 * n), mask], dim=1)  # (B, 2n + T)
+        h = self.encoder(tokens, keys)[:, :2 * n]  # (B, 2n, d)
+        return h[:, :n], h[:, n:]
+
+    def decode(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """z (B, n, d), mask (B, T) -> features (B, T, K, C_out), zeros in padded frames."""
+        B, T = mask.shape
+        if T > self.cfg.max_frames:
+            raise ValueError(f"cannot decode {T} frames: longer than the positional table "
+                             f"(VAEConfig.max_frames={self.cfg.max_frames})")
+        queries = self.dec_pos(z.new_zeros(B, T, self.cfg.latent_dim))  # (B, T, d)
+        memory = z + self.latent_pos.to(z.dtype)  # (B, n, d)
+        h = self.decoder(queries, mask, context=memory)  # (B, T, d)
+        out = rearrange(self.head(h), "b t (k c) -> b t k c", k=NUM_KEYPOINTS)  # (B, T, K, C_out)
+        return out * mask[:, :, None, None]
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, sample: bool | None = None,
+                generator: torch.Generator | None = None) -> VAEOutput:
+        """Encode, draw z (sample=None: when training; else z = mu) and decode."""
+        mu, logvar = self.encode(features, mask)
+        sample = self.training if sample is None else sample
+        if sample:
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        else:
+            z = mu
+        return VAEOutput(self.decode(z, mask), mu, logvar, z)
+
+    # ---- objective ----------------------------------------------------------------------------
+
+    def loss(self, out: VAEOutput, features: torch.Tensor, mask: torch.Tensor) -> VAELosses:
+        """The configured objective (module docstring of tenderlib.losses) for `out` against `features`."""
+        cfg, pred = self.cfg, out.features
+        zero = pred.new_zeros((), dtype=torch.float32)
+        recon = reconstruction_loss(pred[..., :2], features, mask, cfg.recon_loss, weighted=cfg.conf_weighted)
+        conf = (confidence_loss(pred[..., 2], features, mask, cfg.recon_loss, cfg.conf_supervise_unannotated)
+                if cfg.cag else zero)
+        vel = velocity_loss(pred[..., :2], features, mask, cfg.recon_loss) if cfg.velocity_weight > 0 else zero
+        kl = kl_divergence(out.mu, out.logvar)
+        total = recon + cfg.conf_weight * conf + cfg.velocity_weight * vel + cfg.kl_weight * kl
+        return VAELosses(total, recon.detach(), conf.detach(), vel.detach(), kl.detach())
+
+    def training_loss(self, batch) -> VAELosses:
+        """One training objective on a tenderlib.dataset.Batch (the training loop's default loss_fn)."""
+        out = self(batch.features, batch.mask)
+        return self.loss(out, batch.features, batch.mask)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass
+class ReconstructionReport:
+    """Reconstruction quality of a VAE on a dataset (z = mu, no sampling)."""
+
+    errors: PartErrors  # per-part L2 errors (normalised units and pixels)
+    confidence_mae: float  # mean |decoded - true| confidence over annotated keypoints (NaN without CAG)
+    num_clips: int
+
+    def as_dict(self) -> dict[str, float]:
+        """One table row: '<part>_norm', '<part>_px', 'all_norm', 'all_px', 'conf_mae'."""
+        e = self.errors
+        row = e.as_dict()
+        total = max(int(e.count.sum()), 1)
+        row["all_norm"] = float(e.sum_norm.sum() / total)
+        row["all_px"] = float(e.sum_pixels.sum() / total)
+        row["conf_mae"] = self.confidence_mae
+        return row
+
+
+@torch.no_grad()
+def evaluate_reconstruction(model: PAVAE, dataset, batch_size: int = 32, num_parts: int = 4,
+                            min_confidence: float = 0.0, device: str | torch.device | None = None
+                            ) -> ReconstructionReport:
+    """Reconstruct every clip of `dataset` (a MotionDataset, in order) and measure the error per part.
+
+    num_parts: grouping of the report (4: body, foot, face, hand), independent of the model's.
+    min_confidence: count keypoints whose true confidence exceeds this (0: all annotated ones).
+    """
+    from tenderlib.dataset import collate
+
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty: nothing to evaluate")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, conf_sum, conf_n = None, 0.0, 0
+    try:
+        for start in range(0, len(dataset), batch_size):
+            batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]).to(device)
+            pred = model(batch.features, batch.mask, sample=False).features  # (B, T, K, C_out)
+            errs = part_errors(pred[..., :2], batch.features, batch.mask, batch.scale, num_parts, min_confidence)
+            total = errs if total is None else total + errs
+            if model.cfg.cag:
+                ok = batch.mask[:, :, None] & (batch.features[..., 2] > min_confidence)  # (B, T, K)
+                conf_sum += float((pred[..., 2] - batch.features[..., 2]).abs()[ok].double().sum())
+                conf_n += int(ok.sum())
+    finally:
+        model.train(was_training)
+    conf_mae = conf_sum / conf_n if conf_n else float("nan")
+    return ReconstructionReport(total, conf_mae, len(dataset))

@@ -1,0 +1,270 @@
+"""PA-VAE: part-aware attention against eq. 3 written out, blocked == masked, padding, CAG, losses, bad input."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from tenderlib import params
+from tenderlib.losses import (
+    confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
+)
+from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS, part_ids, part_indices, part_mask
+from tenderlib.vae import PAVAE, PartAttention, VAEConfig, frame_mask
+
+TINY = dict(spatial_dim=8, spatial_heads=2, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2,
+            ff_dim=32, max_frames=24)
+
+
+def features(B=3, T=10, seed=0, unannotated=()):
+    """Random features (B, T, K, 3): x, y ~ N(0, 1), confidence in (0.05, 1.05); 0 at `unannotated` keypoints."""
+    g = torch.Generator().manual_seed(seed)
+    f = torch.randn(B, T, NUM_KEYPOINTS, 3, generator=g)
+    f[..., 2] = torch.rand(B, T, NUM_KEYPOINTS, generator=g) + 0.05
+    for k in unannotated:
+        f[:, :, k] = 0
+    return f
+
+
+def model(seed=0, impl="blocked", **changes) -> PAVAE:
+    torch.manual_seed(seed)
+    return PAVAE(VAEConfig(**{**TINY, **changes}), spatial_impl=impl).eval()
+
+
+# --- part-aware attention -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_parts", [4, 3, 2])
+def test_part_attention_is_eq3(num_parts):
+    """Both ways of computing it equal softmax((Q K^T + M) / sqrt(C)) V with per-part Q/K/V maps."""
+    torch.manual_seed(num_parts)
+    parts = part_indices(num_parts)
+    bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts]
+    C = 8
+    attn = PartAttention(bounds, C, heads=1, mask=torch.from_numpy(part_mask(num_parts)))
+    x = torch.randn(5, NUM_KEYPOINTS, C)  # (N, K, C)
+    # reference: every keypoint projected by its part's W, one 133 x 133 attention with eq. 3's mask
+    ids = part_ids(num_parts)
+    W = torch.stack([attn.qkv.linears[p].weight for p in ids])  # (K, 3C, C)
+    b = torch.stack([attn.qkv.linears[p].bias for p in ids])  # (K, 3C)
+    qkv = torch.einsum("nkc,kdc->nkd", x, W) + b
+    q, k, v = qkv.split(C, dim=-1)
+    scores = (q @ k.transpose(1, 2) + torch.from_numpy(part_mask(num_parts))) / C ** 0.5  # (N, K, K)
+    ref = attn.out(torch.softmax(scores, dim=-1) @ v)
+    masked = attn(x)
+    blocked = torch.cat([attn.forward_part(x[:, s:e], p) for p, (s, e) in enumerate(bounds)], dim=1)
+    torch.testing.assert_close(masked, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(blocked, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_part_attention_rejects_a_mask_that_is_not_the_parts():
+    with pytest.raises(ValueError, match="mask"):
+        PartAttention([(0, 10), (10, NUM_KEYPOINTS)], 8, 1, mask=torch.from_numpy(part_mask(4)))
+
+
+@pytest.mark.parametrize("num_parts", [4, 2])
+def test_blocked_equals_masked_model(num_parts):
+    """The whole model, forward and gradients: same weights, both spatial implementations."""
+    a = model(impl="blocked", num_parts=num_parts)
+    b = model(impl="masked", num_parts=num_parts)
+    b.load_state_dict(a.state_dict())
+    f, mask = features(), frame_mask([10, 7, 3])
+    la = a.loss(oa := a(f, mask), f, mask)
+    lb = b.loss(ob := b(f, mask), f, mask)
+    torch.testing.assert_close(oa.features, ob.features, atol=1e-5, rtol=1e-4)
+    la.loss.backward()
+    lb.loss.backward()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, atol=1e-5, rtol=1e-3, msg=name)
+
+
+def test_spatial_attention_stays_within_parts():
+    """With keypoint tokens, changing the face changes nothing of the hands' tokens before the projection."""
+    m = model(num_parts=4)
+    enc = m.spatial
+    f = features(B=1, T=2)
+    g = f.clone()
+    g[:, :, REGIONS["face"]] += 1.0
+    tokens = []
+    for x in (f, g):
+        h = enc.embed(x.flatten(0, 1)) + enc.token_embedding
+        for layer in enc.layers:
+            h = layer(h)
+        tokens.append(h)
+    hands = slice(REGIONS["left_hand"].start, NUM_KEYPOINTS)
+    torch.testing.assert_close(tokens[0][:, hands], tokens[1][:, hands])
+    assert not torch.allclose(tokens[0][:, REGIONS["face"]], tokens[1][:, REGIONS["face"]])
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(num_parts=1), dict(spatial_tokens="part"), dict(cag=False),
+                                     dict(skip=False, positional="learned")])
+def test_shapes_padding_and_variants(changes):
+    m = model(**changes)
+    f, mask = features(), frame_mask([10, 6, 1])
+    out = m(f, mask)
+    C = 3 if m.cfg.cag else 2
+    assert out.features.shape == (3, 10, NUM_KEYPOINTS, C)
+    assert out.mu.shape == out.logvar.shape == (3, m.cfg.latent_tokens, m.cfg.latent_dim)
+    assert (out.features[~mask] == 0).all()  # padded frames
+    assert (out.confidence is None) == (not m.cfg.cag)
+    # a clip encodes the same alone or padded next to a longer one
+    alone = m(f[1:2, :6], frame_mask([6]))
+    torch.testing.assert_close(alone.mu, out.mu[1:2], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(alone.features, out.features[1:2, :6], atol=1e-5, rtol=1e-4)
+
+
+def test_naive_vae_and_names():
+    naive = VAEConfig(num_parts=1, spatial_layers=3)
+    assert naive.spatial_layers == 0 and naive.naive and naive.name == "VAE"
+    assert VAEConfig().name == "PA-VAE-2-4" and VAEConfig(spatial_tokens="part", num_parts=3).name == "PA-VAE-2-3-part"
+    m = model(num_parts=1)
+    assert not hasattr(m.spatial, "layers")
+
+
+def test_cag_confidence_is_an_input_only_with_cag():
+    f, mask = features(), frame_mask([10, 10, 10])
+    g = f.clone()
+    g[..., 2] = 0.5
+    plain, cag = model(cag=False), model(cag=True)
+    torch.testing.assert_close(plain(f, mask).mu, plain(g, mask).mu)
+    assert not torch.allclose(cag(f, mask).mu, cag(g, mask).mu)
+
+
+def test_sampling_is_reparameterised():
+    m = model()
+    f, mask = features(), frame_mask([10, 10, 10])
+    out = m(f, mask, sample=True, generator=torch.Generator().manual_seed(0))
+    eps = torch.randn(out.mu.shape, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.z, out.mu + torch.exp(0.5 * out.logvar) * eps)
+    torch.testing.assert_close(m(f, mask).z, m(f, mask).mu)  # eval: z = mu
+
+
+def test_paper_preset_and_json_round_trip():
+    p = VAEConfig.paper()
+    assert (p.num_layers, p.num_heads, p.latent_tokens, p.latent_dim, p.num_parts, p.spatial_layers, p.cag) == \
+        (9, 4, 8, 256, 4, 2, True)
+    assert VAEConfig.paper(cag=False).cag is False
+    for cfg in (VAEConfig(), p, VAEConfig(num_parts=1, velocity_weight=1.0)):
+        assert params.from_json(VAEConfig, params.to_json(cfg)) == cfg
+
+
+# --- losses ----------------------------------------------------------------------------------
+
+
+def test_losses_ignore_padding_and_unannotated_keypoints():
+    f = features(unannotated=range(23, 91))  # a clip without face
+    mask = frame_mask([10, 4, 7])
+    pred = torch.randn(3, 10, NUM_KEYPOINTS, 3)
+    worse = pred.clone()
+    worse[:, :, 23:91] += 100  # unannotated keypoints
+    worse[1, 4:] += 100  # padding
+    for fn in (lambda p: reconstruction_loss(p[..., :2], f, mask), lambda p: velocity_loss(p[..., :2], f, mask),
+               lambda p: reconstruction_loss(p[..., :2], f, mask, weighted=True),
+               lambda p: confidence_loss(p[..., 2], f, mask)):
+        assert fn(pred) == fn(worse)
+    # ... except the CAG option that teaches confidence 0 where the source has none
+    assert confidence_loss(pred[..., 2], f, mask, unannotated=True) != confidence_loss(worse[..., 2], f, mask,
+                                                                                     unannotated=True)
+
+
+def test_losses_hand_computed():
+    f = torch.zeros(1, 2, NUM_KEYPOINTS, 3)
+    f[0, :, 0, 2] = 0.5  # keypoint 0 annotated with confidence 0.5, keypoint 1 with 1.0
+    f[0, :, 1, 2] = 1.0
+    f[0, 1, 0, :2] = torch.tensor([1.0, 0.0])  # keypoint 0 moves by (1, 0)
+    pred = torch.zeros(1, 2, NUM_KEYPOINTS, 2)
+    pred[0, :, 1] = 2.0  # keypoint 1 off by (2, 2) in both frames
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    # L2: errors per (keypoint, coordinate): kp0 frame 1 x: 1; kp1: 4 x 4 -> (1 + 16) / 8
+    assert reconstruction_loss(pred, f, mask, "l2").item() == pytest.approx(17 / 8)
+    # weighted: kp0 weight 0.5 (err 1 in one frame), kp1 weight 1 (err 8 per frame) over weights 3, per coordinate
+    assert reconstruction_loss(pred, f, mask, "l2", weighted=True).item() == pytest.approx((0.5 * 1 + 16) / 3 / 2)
+    # SmoothL1: |2| -> 1.5, |1| -> 0.5
+    assert reconstruction_loss(pred, f, mask, "smooth_l1").item() == pytest.approx((0.5 + 4 * 1.5) / 8)
+    # velocity: kp0 true (1, 0) vs 0; kp1 0 vs 0 -> l1 sum 1 over 2 keypoints x 2 coordinates
+    assert velocity_loss(pred, f, mask, "l1").item() == pytest.approx(1 / 4)
+    conf = torch.zeros(1, 2, NUM_KEYPOINTS)
+    assert confidence_loss(conf, f, mask, "l1").item() == pytest.approx((0.5 + 1.0) / 2)
+
+
+def test_kl_matches_torch_distributions():
+    mu, logvar = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    d = torch.distributions
+    ref = d.kl_divergence(d.Normal(mu, torch.exp(0.5 * logvar)), d.Normal(0.0, 1.0)).mean()
+    torch.testing.assert_close(kl_divergence(mu, logvar), ref)
+
+
+@pytest.mark.parametrize("changes", [dict(), dict(velocity_weight=0.5, conf_weighted=True), dict(cag=False)])
+def test_objective_is_the_weighted_sum(changes):
+    m = model(**changes, kl_weight=0.01, conf_weight=2.0)
+    f, mask = features(), frame_mask([10, 8, 5])
+    out = m(f, mask)
+    terms = m.loss(out, f, mask)
+    cfg = m.cfg
+    expected = (reconstruction_loss(out.features[..., :2], f, mask, weighted=cfg.conf_weighted)
+                + (2.0 * confidence_loss(out.features[..., 2], f, mask) if cfg.cag else 0)
+                + cfg.velocity_weight * velocity_loss(out.features[..., :2], f, mask)
+                + 0.01 * kl_divergence(out.mu, out.logvar))
+    torch.testing.assert_close(terms.loss, expected)
+    assert (terms.confidence == 0) == (not cfg.cag) and (terms.velocity == 0) == (cfg.velocity_weight == 0)
+
+
+def test_part_errors_hand_computed():
+    f = torch.zeros(2, 3, NUM_KEYPOINTS, 3)
+    f[..., 2] = 1.0
+    f[1, :, REGIONS["face"], 2] = 0  # clip 1 has no face
+    pred = torch.zeros(2, 3, NUM_KEYPOINTS, 2)
+    pred[..., 0] = 3.0
+    pred[..., 1] = 4.0  # every keypoint 5 units off
+    mask = frame_mask([3, 2])
+    e = part_errors(pred, f, mask, scale=torch.tensor([10.0, 100.0]))
+    assert e.parts == ("body", "foot", "face", "hand")
+    np.testing.assert_allclose(e.mean_norm, 5.0)
+    assert e.count[2] == 3 * 68  # face: clip 0 only
+    assert e.count[0] == (3 + 2) * 17
+    np.testing.assert_allclose(e.mean_pixels[2], 50.0)
+    np.testing.assert_allclose(e.mean_pixels[0], (3 * 50 + 2 * 500) / 5)
+    assert (e + e).count[0] == 2 * e.count[0]
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_nan_coordinates_raise_naming_the_problem():
+    m = model()
+    f, mask = features(), frame_mask([10, 10, 10])
+    f[2, 4, 100, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN.*item\(s\) \[2\].*frame 4"):
+        m(f, mask)
+
+
+def test_clip_longer_than_positional_table_raises():
+    m = model(max_frames=8)
+    with pytest.raises(ValueError, match="longer than the positional table.*max_frames=8"):
+        m(features(T=9), frame_mask([9, 9, 9]))
+    with pytest.raises(ValueError, match="max_frames=8"):
+        m.decode(torch.zeros(1, 2, 16), frame_mask([9]))
+
+
+@pytest.mark.parametrize("bad, word", [(dict(num_parts=5), "num_parts"),
+                                       (dict(spatial_tokens="joint"), "spatial_tokens"),
+                                       (dict(num_parts=4, spatial_layers=0), "spatial_layers"),
+                                       (dict(latent_dim=30, num_heads=4), "latent_dim"),
+                                       (dict(recon_loss="huber"), "recon_loss"), (dict(kl_weight=-1.0), "kl_weight")])
+def test_bad_config_raises(bad, word):
+    with pytest.raises(ValueError, match=word):
+        VAEConfig(**bad)
+
+
+def test_bad_shapes_raise():
+    m = model()
+    with pytest.raises(ValueError, match="features must have shape"):
+        m(torch.zeros(1, 4, 17, 3), frame_mask([4]))
+    with pytest.raises(ValueError, match="mask must be bool"):
+        m(features(B=1, T=4), torch.ones(1, 4))
+    assert dataclasses.is_dataclass(m(features(B=1, T=4), frame_mask([4])))
