@@ -21,9 +21,11 @@ framing takes a drawn fraction of the image:
 - 'face':  the face region (plus nose, eyes and ears);
 - 'hand':  both hands.
 
-Performance note: numpy is slow on ops that broadcast over, or reduce along, an innermost axis of
-length 2 or 3 (several times a contiguous op), so a transform is one matrix product (batched over
-frames when the camera shakes) and translations and projections are applied per coordinate.
+Performance note (instruction counts under callgrind, 100 frames x 133 points): numpy is slow on
+ops that broadcast over, or reduce along, an innermost axis of length 2 or 3 (several times a
+contiguous op), and OpenBLAS spends ~1M instructions on a (T N, 3) @ (3, 3) product against 60k for
+a matrix-vector one; so transforms work on one contiguous (T, N) array per coordinate and
+interleave once at the end.
 """
 from __future__ import annotations
 
@@ -157,24 +159,28 @@ def _shake(camera: Camera, num_frames: int) -> tuple[np.ndarray, np.ndarray] | N
 
 
 def _transform(points: np.ndarray, R: np.ndarray, t: np.ndarray,
-               shake: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """X_cam = S(t) (R X + t) + o(t) for points (T, N, 3) -> (T, N, 3) float64.
+               shake: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X_cam = S(t) (R X + t) + o(t) for points (T, N, 3) -> x, y, z, each (T, N) float64 contiguous.
 
-    One matrix product per clip (static) or per frame (shake: M = S R, b = S t + o); the
-    translation is added per coordinate (see the performance note).
+    One matrix-vector product per coordinate (a (T N, 3) @ (3, 3) product costs 5x more in
+    OpenBLAS), then the per-frame shake as (T, 1) coefficients.
     """
+    T, N = points.shape[:2]
+    flat = points.reshape(T * N, 3)
+    x, y, z = ((flat @ R[i]).reshape(T, N) + t[i] for i in range(3))
     if shake is None:
-        out = points @ R.T                                         # (T, N, 3)
-        for i in range(3):
-            out[..., i] += t[i]
-        return out
+        return x, y, z
     S, o = shake
-    M = S @ R                                                      # (T, 3, 3)
-    b = (S @ t + o).T[..., None]                                   # (3, T, 1)
-    out = points @ M.transpose(0, 2, 1)                            # (T, N, 3), batched over frames
+    S = np.ascontiguousarray(S.transpose(1, 2, 0))[..., None]      # (3, 3, T, 1) per-frame coefficients
+    o = np.ascontiguousarray(o.T)[..., None]                       # (3, T, 1)
+    out = []
     for i in range(3):
-        out[..., i] += b[i]
-    return out
+        c = S[i, 0] * x
+        c += S[i, 1] * y
+        c += S[i, 2] * z
+        c += o[i]
+        out.append(c)
+    return out[0], out[1], out[2]
 
 
 def _check_points(points: np.ndarray, name: str = "points") -> np.ndarray:
@@ -186,20 +192,31 @@ def _check_points(points: np.ndarray, name: str = "points") -> np.ndarray:
     return points
 
 
-def _pinhole(points_cam: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
-    """(T, N, 3) camera coordinates -> (uv (T, N, 2) float32, depth (T, N) float32)."""
-    z = points_cam[..., 2]
-    inv = camera.focal / np.maximum(z, _MIN_DEPTH)                 # (T, N); guard for z <= 0
-    uv = np.empty(z.shape + (2,), dtype=np.float32)
-    for i in range(2):
-        uv[..., i] = points_cam[..., i] * inv + camera.principal[i]
-    return uv, z.astype(np.float32)
+def _pixels(x: np.ndarray, y: np.ndarray, z: np.ndarray, focal: float, principal: tuple[float, float]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(T, N) camera coordinates -> pixel coordinates u, v, each (T, N) float64 contiguous."""
+    inv = np.maximum(z, _MIN_DEPTH)                                # guard for z <= 0
+    np.divide(focal, inv, out=inv)
+    u, v = x * inv, y * inv
+    u += principal[0]
+    v += principal[1]
+    return u, v
+
+
+def _pinhole(x: np.ndarray, y: np.ndarray, z: np.ndarray, camera: Camera,
+             uv: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(T, N) camera coordinates (and their pixels if known) -> (uv (T, N, 2) float32, depth (T, N) float32)."""
+    u, v = _pixels(x, y, z, camera.focal, camera.principal) if uv is None else uv
+    out = np.empty(z.shape + (2,), dtype=np.float32)
+    out[..., 0], out[..., 1] = u, v
+    return out, z.astype(np.float32)
 
 
 def to_camera(points: np.ndarray, camera: Camera) -> np.ndarray:
     """World points (T, N, 3) -> camera coordinates (T, N, 3) float64, shake applied per frame."""
     points = _check_points(points)
-    return _transform(points, camera.rotation, camera.translation, _shake(camera, points.shape[0]))
+    xyz = _transform(points, camera.rotation, camera.translation, _shake(camera, points.shape[0]))
+    return np.stack(xyz, axis=-1)                                  # (T, N, 3)
 
 
 def directions_to_camera(directions: np.ndarray, camera: Camera) -> np.ndarray:
@@ -217,7 +234,8 @@ def project_camera_points(points_cam: np.ndarray, camera: Camera) -> tuple[np.nd
 
     Points at or behind the camera plane keep their depth (<= 0) and get a finite but meaningless uv.
     """
-    return _pinhole(_check_points(points_cam, "points_cam"), camera)
+    points_cam = _check_points(points_cam, "points_cam")
+    return _pinhole(points_cam[..., 0], points_cam[..., 1], points_cam[..., 2], camera)
 
 
 def project(points: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +244,8 @@ def project(points: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]
     The shake, if any, is applied per frame (T must equal the camera's shake length). Points
     behind the camera get depth <= 0; their uv is finite but meaningless (the caller handles them).
     """
-    return _pinhole(to_camera(points, camera), camera)
+    points = _check_points(points)
+    return _pinhole(*_transform(points, camera.rotation, camera.translation, _shake(camera, points.shape[0])), camera)
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -352,15 +371,15 @@ def film(points: np.ndarray, rng: np.random.Generator, cfg: CameraConfig = Camer
     Same draws as sample_camera(points, rng, cfg, framing, heading=heading), so the same camera;
     cheaper than the three calls because the 'full' framing check has transformed every point already.
     """
-    camera, points_cam = _sample(points, rng, cfg, framing, None, heading)
-    if points_cam is None:
-        points_cam = to_camera(points, camera)
-    return Shot(camera, points_cam, *_pinhole(points_cam, camera))
+    camera, seen = _sample(points, rng, cfg, framing, None, heading)
+    xyz, uv = seen if seen is not None else (
+        _transform(_check_points(points), camera.rotation, camera.translation, _shake(camera, len(points))), None)
+    return Shot(camera, np.stack(xyz, axis=-1), *_pinhole(*xyz, camera, uv))
 
 
 def _sample(points: np.ndarray, rng: np.random.Generator, cfg: CameraConfig, framing: str,
-            num_frames: int | None, heading: float) -> tuple[Camera, np.ndarray | None]:
-    """The camera, and the camera coordinates of every point when the 'full' check computed them."""
+            num_frames: int | None, heading: float) -> tuple[Camera, tuple | None]:
+    """The camera, and ((x, y, z), (u, v)) of every point when the 'full' check computed them."""
     if framing not in FRAMINGS:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
     points = _check_points(points)
@@ -431,25 +450,24 @@ def _sample(points: np.ndarray, rng: np.random.Generator, cfg: CameraConfig, fra
 
     camera = Camera(R, -R @ target + np.array([s[0], s[1], d]), focal, (W / 2.0, H / 2.0), (W, H),
                     shake_rot, shake_off)
-    points_cam = None
+    seen = None
     if framing == "full":                                         # every frame, shake included
         shake = camera._shake_matrices
         if shake is not None and T < num_frames:                  # points are a subsample of the clip
             frames = np.rint(np.linspace(0, num_frames - 1, T)).astype(np.int64) if T > 1 else np.zeros(1, np.int64)
             shake = (shake[0][frames], shake[1][frames])
         for _ in range(_FIT_STEPS):
-            points_cam = _transform(points, R, camera.translation, shake)
-            inv = focal / np.maximum(points_cam[..., 2], _MIN_DEPTH)
-            u, v = points_cam[..., 0] * inv, points_cam[..., 1] * inv  # (T, N) pixels from the principal point
+            xyz = _transform(points, R, camera.translation, shake)
+            u, v = _pixels(*xyz, focal, camera.principal)         # (T, N)
             u0, u1, v0, v1 = u.min(), u.max(), v.min(), v.max()
-            over = max(-W / 2.0 - u0, u1 - (W / 2.0 - 1.0), -H / 2.0 - v0, v1 - (H / 2.0 - 1.0))
+            over = max(-u0, u1 - (W - 1.0), -v0, v1 - (H - 1.0))
             if over <= 0:
+                seen = (xyz, (u, v))
                 break
-            s -= np.array([u0 + u1, v0 + v1]) / 2.0 * d / focal   # recentre
+            s -= np.array([u0 + u1 - W, v0 + v1 - H]) / 2.0 * d / focal  # recentre
             d *= 1.0 + 2.0 * over / min(W, H)                     # and step back
             camera = Camera(R, -R @ target + np.array([s[0], s[1], d]), focal, (W / 2.0, H / 2.0), (W, H),
                             shake_rot, shake_off)
-            points_cam = None
     logger.debug("camera %s: %dx%d f=%.0f yaw=%.0f pitch=%.0f dist=%.2f m shake=%s", framing, W, H, focal,
                  np.rad2deg(yaw), np.rad2deg(pitch), d, shake_rot is not None)
-    return camera, (points_cam if T == num_frames else None)
+    return camera, (seen if T == num_frames else None)

@@ -309,8 +309,8 @@ def detect(points_cam: np.ndarray, uv: np.ndarray, image_size: tuple[int, int], 
     # the cost here is mostly the number of numpy calls, not arithmetic.
     u, v = uv[..., 0].astype(f32), uv[..., 1].astype(f32)         # (T, K)
     pc32 = points_cam.astype(f32)                                 # (T, K, 3)
-    behind = pc32[..., 2] <= 0.0                                  # (T, K) behind the camera
-    any_behind = bool(behind.any())
+    any_behind = bool(pc32[..., 2].min() <= 0.0)
+    behind = pc32[..., 2] <= 0.0 if any_behind else None          # (T, K) behind the camera
 
     # --- the person's apparent size (T, 1): the larger side of the detector's box (active points, in image)
     uc, vc = np.clip(u, 0, W - 1), np.clip(v, 0, H - 1)           # (T, K) clamped into the image

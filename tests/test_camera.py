@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tenderlib.camera import (
-    FRAMING_INDICES, Camera, CameraConfig, directions_to_camera, look_rotation, project, project_camera_points,
+    FRAMING_INDICES, Camera, CameraConfig, directions_to_camera, film, look_rotation, project, project_camera_points,
     sample_camera, to_camera,
 )
 from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS, t_pose
@@ -96,6 +96,18 @@ def test_to_camera_and_directions_agree_with_project():
     dirs = pts[:, KEYPOINT_INDEX["nose"]] - pts[:, KEYPOINT_INDEX["left_hip"]]
     expected = pc[:, KEYPOINT_INDEX["nose"]] - pc[:, KEYPOINT_INDEX["left_hip"]]
     np.testing.assert_allclose(directions_to_camera(dirs, cam), expected, atol=1e-9)
+
+
+def test_film_is_sample_camera_then_to_camera_and_project():
+    pts = standing_figure()
+    for framing in ("full", "upper"):
+        shot = film(pts, np.random.default_rng(4), CameraConfig(shake_prob=1.0), framing)
+        cam = sample_camera(pts, np.random.default_rng(4), CameraConfig(shake_prob=1.0), framing)
+        np.testing.assert_array_equal(shot.camera.translation, cam.translation)
+        np.testing.assert_array_equal(shot.points_cam, to_camera(pts, cam))
+        uv, depth = project(pts, cam)
+        np.testing.assert_array_equal(shot.uv, uv)
+        np.testing.assert_array_equal(shot.depth, depth)
 
 
 # ----------------------------------------------------------------------------- framing

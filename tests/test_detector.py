@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from tenderlib.camera import Camera, CameraConfig, directions_to_camera, look_rotation, project_camera_points, \
-    sample_camera, to_camera
+from tenderlib.camera import Camera, directions_to_camera, look_rotation, project_camera_points, to_camera
 from tenderlib.detector import DetectorConfig, RegionNoise, detect
 from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS, t_pose
 
