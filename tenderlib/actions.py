@@ -5,6 +5,32 @@ offsets from the rest pose, in degrees, by DOF name (tenderlib.figure.DOFS). Seg
 enveloped (smooth ease in and out) and played one after another; actions that change the state
 (turn, sit down) keep their end state for the following segments. Natural variation: a smooth
 random time warp, per-repetition amplitude jitter, idle sway and breathing, all from the rng.
+
+Versions (`animate(..., version=)`, `synthetic.SyntheticConfig.motion_version`): 2, the default,
+is the animation after the realism measurements of issue 4 (tenderlib.realism, notebook 01 section
+8 against the bandai-namco motion capture); 1 is the original, kept so the comparison can be
+reproduced. Version 2 changes what the measurements showed clearly off:
+
+- walking: the stance hip extended on a cosine, so the stance foot, which `figure.ground` holds
+  still, moved backwards at a speed from 0 to its peak and the body advanced in lurches (hip
+  speed 0.2 to 5 m/s in one stride, joint accelerations 3 to 7 times the captured walks); now the
+  hip extends at a constant rate through stance and swings forward on a Hermite curve that meets
+  the stance slope at both ends, so the body moves at a nearly steady speed;
+- stillness: only the spine, neck and arms swayed (below 0.8 Hz), the legs and the pelvis were
+  frozen, so every part an action does not use was dead still (core joint acceleration 0 where
+  the capture has 0.4 to 0.8 body sizes / s^2); now a whole-body postural sway that keeps both
+  feet planted (the legs tilt together) moves the pelvis, and the upper-body idle reaches 1.5 Hz;
+- stance changes: the body's speed jumped within one frame where `figure.ground` changes the
+  planted foot; its travel is now smoothed over 0.15 s (`ground_smoothing`);
+- onsets: a segment eased in and out over 0.25 s, now 0.4 s;
+- repetitions: all repetitions of a segment took the same time (a +-4% warp) and amplitude (+-8%),
+  so two bows or two arm raises repeated almost exactly (autocorrelation peaks of 0.75 where the
+  capture's single bows have none); now each repetition has its own duration (sd 15%) and
+  amplitude (sd 12%);
+- arm gestures: the arm went up (or down) in 15 to 40% of a repetition or within 0.3 s of a
+  segment's start, wrist speeds were twice the captured gestures'; now an arm held up through a
+  segment (wave, clap, stretch) takes at least 1 s to go up and down, and one raised per repetition
+  (point, raise_arm, reach, side_bend) 45% of the repetition.
 """
 from __future__ import annotations
 
@@ -80,6 +106,60 @@ def _walk(u, frac, seg, rng):
         tr.add(f"{s}_sh_elev", A * 16 * np.cos(TAU * (ph + 0.5)))
         tr.add(f"{s}_elbow", A * (12 + 8 * np.cos(TAU * (ph + 0.5))))
     tr.add("spine_twist", A * 4 * np.cos(TAU * u))
+    return tr, None
+
+
+def _leg_reach(hip, knee):
+    """Forward reach of the ankle from the hip joint for hip flexion and knee flexion (radians), thigh and
+    shank of equal length 1 (the figure's are within 1% of each other)."""
+    return np.sin(hip) + np.sin(hip - knee)
+
+
+def _stance_hip(p, knee, knee0: float, knee1: float, flex: float, ext: float, stance: float):
+    """Hip flexion (radians) at stance phases p (knee flexion `knee` there, radians) such that the ankle
+    reach falls at a constant rate from its value at (+flex, knee0) at p = 0 to its value at
+    (-ext, knee1) at p = stance: a few Newton steps from the linear-in-angle guess."""
+    x0, x1 = _leg_reach(flex, knee0), _leg_reach(-ext, knee1)
+    target = x0 + (x1 - x0) * (p / stance)
+    hip = flex + (-ext - flex) * (p / stance)
+    for _ in range(4):
+        hip = hip - (_leg_reach(hip, knee) - target) / (np.cos(hip) + np.cos(hip - knee))
+    return hip
+
+
+def _gait_knee(p, A: float):
+    """Knee flexion (degrees) over the gait phase: loading response, then flexion from heel-off
+    (pre-swing) to clear the swinging foot, peaking at 72% of the cycle."""
+    return A * (5 + 12 * np.exp(-((p - 0.12) / 0.06) ** 2) + 58 * keyframes(p, [0.42, 0.72, 0.97], [0, 1, 0]))
+
+
+def _walk2(u, frac, seg, rng, flex_deg: float = 22.0, ext_deg: float = 12.0, stance: float = 0.5):
+    """Version 2 walk. Stance lasts until the other heel strikes (half a cycle): through it the hip is
+    set so that the planted ankle moves back at a constant speed (knee loading response included),
+    the foot stays flat (ankle = knee - hip), and the trailing knee starts to flex at heel-off, so the
+    other foot becomes the lowest when its heel strikes and `figure.ground` changes the planted foot
+    there. The swing is a cubic Hermite in hip angle that leaves and meets the stance rates, so both
+    feet move back at nearly the same speed around each heel strike: the body advances steadily."""
+    tr, A = _walk(u, frac, seg, rng)[0], seg.amplitude
+    flex, ext = np.deg2rad(flex_deg * A), np.deg2rad(ext_deg * A)
+    k0, k1 = np.deg2rad(_gait_knee(np.array([0.0, stance]), A))
+    ends = np.array([1e-3, stance - 1e-3])
+    h_ends = _stance_hip(ends, np.deg2rad(_gait_knee(ends, A)), k0, k1, flex, ext, stance)
+    m0, m1 = (h_ends[0] - flex) / 1e-3, (-ext - h_ends[1]) / 1e-3  # d hip / d phase at stance start and end
+    swing = 1.0 - stance
+    for side, ph in (("l", u), ("r", u + 0.5)):
+        p = ph % 1.0
+        knee_deg = _gait_knee(p, A)
+        in_stance = p < stance
+        hip = _stance_hip(np.minimum(p, stance), np.deg2rad(knee_deg), k0, k1, flex, ext, stance)
+        s = np.clip((p - stance) / swing, 0.0, 1.0)
+        h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
+        back = h00 * -ext + h10 * swing * m1 + h01 * flex + h11 * swing * m0
+        hip_deg = np.rad2deg(np.where(in_stance, hip, back))
+        # the foot is flat through stance, then takes the walk's swing profile (toes up for clearance)
+        flat = smoothstep(np.minimum(p, stance - p) / 0.12) * in_stance  # foot flat from loading to heel-off
+        ankle = flat * (knee_deg - hip_deg) + (1 - flat) * tr[f"{side}_ankle"]
+        tr[f"{side}_hip_flex"], tr[f"{side}_knee"], tr[f"{side}_ankle"] = hip_deg, knee_deg, ankle
     return tr, None
 
 
@@ -202,24 +282,24 @@ def _shadow_box(u, frac, seg, rng):
     return tr, air
 
 
-def _raise_arm(u, frac, seg, rng):
+def _raise_arm(u, frac, seg, rng, keys=(0, 0.35, 0.65, 1.0)):
     tr = _Track()
-    b = keyframes(u % 1.0, [0, 0.35, 0.65, 1.0], [0, 1, 1, 0])
+    b = keyframes(u % 1.0, keys, [0, 1, 1, 0])
     tr.arm(seg.side, sh_plane=-50 + 0 * b, sh_elev=min(175.0, 165 * seg.amplitude) * b, elbow=-8 * b, pron=-50 * b)
     return tr, None
 
 
-def _point(u, frac, seg, rng):
+def _point(u, frac, seg, rng, keys=(0, 0.3, 0.75, 1.0)):
     tr = _Track()
-    b = keyframes(u % 1.0, [0, 0.3, 0.75, 1.0], [0, 1, 1, 0])
+    b = keyframes(u % 1.0, keys, [0, 1, 1, 0])
     tr.arm(seg.side, sh_plane=(-55 + 20 * seg.amplitude) * b, sh_elev=85 * b, elbow=-7 * b, pron=10 * b)
     tr.add("neck_yaw", b * {"left": 15, "right": -15, "both": 0}[seg.side])
     return tr, None
 
 
-def _reach(u, frac, seg, rng):
+def _reach(u, frac, seg, rng, keys=(0, 0.4, 0.6, 1.0)):
     tr = _Track()
-    b = keyframes(u % 1.0, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
+    b = keyframes(u % 1.0, keys, [0, 1, 1, 0])
     tr.arm(seg.side, sh_plane=-45 + 0 * b, sh_elev=min(175.0, 140 * seg.amplitude) * b, elbow=-8 * b)
     tr.add("spine_flex", -8 * b)
     tr.add("neck_flex", -20 * b)
@@ -316,18 +396,18 @@ def _sit_down(u, frac, seg, rng):
     return tr, None
 
 
-def _stretch(u, frac, seg, rng):
+def _stretch(u, frac, seg, rng, keys=(0, 0.25, 0.85, 1.0)):
     tr = _Track()
-    up = keyframes(frac, [0, 0.25, 0.85, 1.0], [0, 1, 1, 0])
+    up = keyframes(frac, keys, [0, 1, 1, 0])
     tr.arm("both", sh_plane=(-40 + 0 * up) * up, sh_elev=170 * up, elbow=-8 * up, pron=-60 * up)
     tr.add("spine_flex", -10 * up)
     tr.add("spine_lat", 22 * seg.amplitude * np.sin(TAU * np.clip((frac - 0.25) / 0.6, 0, 1)) * up)
     return tr, None
 
 
-def _side_bend(u, frac, seg, rng):
+def _side_bend(u, frac, seg, rng, keys=(0, 0.4, 0.6, 1.0)):
     tr = _Track()
-    b = keyframes(u % 1.0, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
+    b = keyframes(u % 1.0, keys, [0, 1, 1, 0])
     sign = 1 if seg.side == "left" else -1
     tr.add("spine_lat", sign * 30 * seg.amplitude * b)
     tr.arm(_other(seg.side), sh_plane=30 * b, sh_elev=160 * b, elbow=20 * b)
@@ -360,18 +440,18 @@ def _dance(u, frac, seg, rng):
     return tr, None
 
 
-def _wave(u, frac, seg, rng):
+def _wave(u, frac, seg, rng, ramp=0.15):
     tr, A = _Track(), seg.amplitude
-    up = keyframes(frac, [0, 0.15, 0.85, 1.0], [0, 1, 1, 0])
+    up = keyframes(frac, [0, ramp, 1 - ramp, 1.0], [0, 1, 1, 0])
     osc = np.sin(TAU * u) * up
     tr.arm(seg.side, sh_plane=(20 + 0 * u) * up, sh_elev=80 * up, elbow=85 * up + 25 * A * osc,
            pron=-70 * up, wrist_dev=12 * A * osc)
     return tr, None
 
 
-def _clap(u, frac, seg, rng):
+def _clap(u, frac, seg, rng, ramp=0.15):
     tr, A = _Track(), seg.amplitude
-    up = keyframes(frac, [0, 0.15, 0.85, 1.0], [0, 1, 1, 0])
+    up = keyframes(frac, [0, ramp, 1 - ramp, 1.0], [0, 1, 1, 0])
     close = np.abs(np.cos(np.pi * u)) ** 0.6          # 1 = apart, 0 = hands together (sharp contact)
     tr.arm("both", sh_plane=(-70 + (-22 + 45 * A * close)) * up, sh_elev=70 * up, elbow=45 * up, pron=-10 * up)
     return tr, None
@@ -390,6 +470,46 @@ _ACTION_FUNCS = {
 
 
 assert set(_ACTION_FUNCS) == set(ACTIONS), set(ACTIONS) ^ set(_ACTION_FUNCS)
+
+VERSIONS = (1, 2)
+_GESTURE_KEYS = (0, 0.45, 0.55, 1.0)  # version 2: an arm raised per repetition goes up in 45% of it, down in 45%
+_MIN_RAISE_S = 1.0                    # version 2: shortest raise (and lowering) of an arm held through a segment
+
+
+_REP_TEMPO_SD = 0.15                # version 2: spread of the duration of one repetition (lognormal sd)
+_REP_AMPLITUDE_SD = 0.12            # version 2: spread of the amplitude of one repetition (version 1: 0.08)
+_EASE_S = 0.4                       # version 2: a segment eases in and out over this (version 1: 0.25 s)
+_GROUND_SMOOTH_S = 0.15             # version 2: the root's travel is smoothed over this window (figure.ground)
+
+
+def _uneven_repetitions(u: np.ndarray, reps: int, rng) -> np.ndarray:
+    """Phase u (n,) in [0, reps] re-timed so that repetition k lasts a random share of the segment
+    (lognormal, sd `_REP_TEMPO_SD`): piecewise linear through the new repetition boundaries, then a
+    moving average over a third of a repetition, so the tempo changes gradually. Stays monotone."""
+    share = rng.lognormal(0.0, _REP_TEMPO_SD, reps)
+    edges = np.concatenate([[0.0], np.cumsum(share) / share.sum()]) * reps  # (reps + 1,) boundaries in u
+    lin = np.interp(u, edges, np.arange(reps + 1.0))  # (n,)
+    k = max(1, int(len(u) / reps / 3))
+    if k < 2 or len(u) < 2 * k:
+        return lin
+    pad = np.pad(lin, (k // 2, k - 1 - k // 2), mode="reflect", reflect_type="odd")
+    c = np.cumsum(np.concatenate([[0.0], pad]))
+    return np.clip((c[k:] - c[:-k]) / k, 0.0, reps)
+
+
+def ground_smoothing(fps: float, version: int = 2) -> int:
+    """Frames over which `figure.ground` smooths the body's travel for an animation of this version."""
+    return 0 if version == 1 else max(1, int(round(_GROUND_SMOOTH_S * fps)))
+
+
+def _actions_v2(seg: BodySegment, n: int, fps: float):
+    """Version 2's action function for one segment of n frames (see the module docstring)."""
+    ramp = float(np.clip(_MIN_RAISE_S * fps / max(n, 1), 0.15, 0.4))
+    table = {"walk": _walk2, "wave": lambda *a: _wave(*a, ramp=ramp), "clap": lambda *a: _clap(*a, ramp=ramp),
+             "stretch": lambda *a: _stretch(*a, keys=(0, max(ramp, 0.25), 1 - max(ramp, 0.15), 1.0)),
+             "point": lambda *a: _point(*a, keys=_GESTURE_KEYS), "raise_arm": lambda *a: _raise_arm(*a, keys=_GESTURE_KEYS),
+             "reach": lambda *a: _reach(*a, keys=_GESTURE_KEYS), "side_bend": lambda *a: _side_bend(*a, keys=_GESTURE_KEYS)}
+    return table.get(seg.action, _ACTION_FUNCS[seg.action])
 _IDLE_DOFS = np.array([d.startswith(("spine", "neck")) or d[2:].startswith(("sh_", "elbow", "pron", "wrist"))
                        for d in DOF_INDEX])
 _PERSIST = {"turn": ("root_yaw",), "sit_down": ("l_hip_flex", "r_hip_flex", "l_knee", "r_knee", "l_ankle", "r_ankle", "spine_flex", "l_elbow", "r_elbow")}
@@ -414,14 +534,36 @@ def _head(move: str, T: int, fps: float, rng) -> dict[str, np.ndarray]:
 
 
 
+def _postural_sway(rng, T: int, fps: float) -> np.ndarray:
+    """(T, D) degrees: the pelvis sways sideways, back and forth and up and down while both feet stay
+    planted, because both legs tilt together (equal foot displacement, so figure.ground's stance foot
+    and the other foot both stay put): hip_abd out on one side and in on the other, hip_flex with the
+    ankle compensating, knees with hip and ankle compensating (the `flat_feet` rule)."""
+    sway = smooth_noise(rng, np.arange(T) / fps, 3, max_hz=1.0)  # (T, 3) in [-1, 1]
+    lateral, fore_aft, bounce = 2.0 * sway[:, 0], 2.0 * sway[:, 1], 3.0 * (0.5 + 0.5 * sway[:, 2])
+    out = np.zeros((T, NUM_DOFS))
+    out[:, DOF_INDEX["l_hip_abd"]] += lateral
+    out[:, DOF_INDEX["r_hip_abd"]] -= lateral
+    for s in ("l", "r"):
+        hip = fore_aft + 0.5 * bounce
+        out[:, DOF_INDEX[f"{s}_hip_flex"]] += hip
+        out[:, DOF_INDEX[f"{s}_knee"]] += bounce
+        out[:, DOF_INDEX[f"{s}_ankle"]] += bounce - hip
+    return out
+
+
 # ----------------------------------------------------------------------------- program -> animation
 def segment_frames(program: Program, fps: float) -> list[int]:
     """Frames of each body segment (at least 8 each)."""
     return [max(8, int(round(s.duration_s * fps))) for s in program.segments]
 
 
-def animate(program: Program, fps: float, rng: np.random.Generator, idle: float = 1.0) -> Animation:
-    """Joint-angle tracks for a whole program (deterministic for the rng)."""
+def animate(program: Program, fps: float, rng: np.random.Generator, idle: float = 1.0,
+            version: int = 2) -> Animation:
+    """Joint-angle tracks for a whole program (deterministic for the rng). version: 2 (default) or 1,
+    the animation before the realism fixes (module docstring); version 1 draws exactly as it did."""
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
     lengths = segment_frames(program, fps)
     T = int(sum(lengths))
     pose_deg = np.zeros((T, NUM_DOFS))
@@ -434,11 +576,15 @@ def animate(program: Program, fps: float, rng: np.random.Generator, idle: float 
         # a smooth, monotone time warp (tempo varies by ~+-10% within the segment)
         warp = frac + 0.04 * np.sin(TAU * frac * rng.uniform(0.5, 1.5) + rng.uniform(0, TAU)) * np.sin(np.pi * frac)
         u = np.clip(warp, 0, 1) * seg.repetitions
+        if version >= 2 and seg.repetitions > 1:  # each repetition takes its own time
+            u = _uneven_repetitions(u, seg.repetitions, rng)
         # per-repetition amplitude jitter
-        jit = 1.0 + 0.08 * rng.standard_normal(seg.repetitions + 1)
+        jit = 1.0 + (0.08 if version == 1 else _REP_AMPLITUDE_SD) * rng.standard_normal(seg.repetitions + 1)
         amp = np.interp(u, np.arange(seg.repetitions + 1), jit)
-        track, air = _ACTION_FUNCS[seg.action](u, frac, seg, rng)
-        env = smoothstep(np.minimum(frac, 1 - frac) * n / max(2.0, 0.25 * fps)) if seg.action not in _PERSIST else np.ones(n)
+        action = _ACTION_FUNCS[seg.action] if version == 1 else _actions_v2(seg, n, fps)
+        track, air = action(u, frac, seg, rng)
+        ease = 0.25 if version == 1 else _EASE_S  # seconds to ease a segment in and out
+        env = smoothstep(np.minimum(frac, 1 - frac) * n / max(2.0, ease * fps)) if seg.action not in _PERSIST else np.ones(n)
         block = np.zeros((n, NUM_DOFS))
         for name, val in track.items():
             block[:, DOF_INDEX[name]] = np.broadcast_to(val, (n,))
@@ -454,9 +600,11 @@ def animate(program: Program, fps: float, rng: np.random.Generator, idle: float 
     for name, val in _head(program.head, T, fps, rng).items():
         pose_deg[:, DOF_INDEX[name]] += val
     # idle: breathing and sway on the spine and neck, small arm drift
-    noise = smooth_noise(rng, np.arange(T) / fps, NUM_DOFS, max_hz=0.8)            # (T, D) in [-1, 1]
+    noise = smooth_noise(rng, np.arange(T) / fps, NUM_DOFS, max_hz=0.8 if version == 1 else 1.5)  # (T, D) in [-1, 1]
     scale = np.where(_IDLE_DOFS, 3.0 * idle, 0.0)  # legs and root stay put so standing feet never slide
     pose_deg += noise * scale
+    if version >= 2:
+        pose_deg += _postural_sway(rng, T, fps) * idle
     breath = np.sin(TAU * np.arange(T) / fps * rng.uniform(0.2, 0.33) + rng.uniform(0, TAU))
     pose_deg[:, DOF_INDEX["spine_flex"]] += 1.0 * breath
     pose = clip_to_limits(REST_POSE + np.deg2rad(pose_deg))

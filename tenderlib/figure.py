@@ -238,13 +238,17 @@ def forward_kinematics(pose: np.ndarray, shape: BodyShape, face_weights: np.ndar
 _FOOT = {"l": [15, 17, 18, 19], "r": [16, 20, 21, 22]}  # ankle, big toe, small toe, heel
 
 
-def ground(points: np.ndarray, airborne: np.ndarray | None = None, hysteresis: float = 0.01) -> np.ndarray:
+def ground(points: np.ndarray, airborne: np.ndarray | None = None, hysteresis: float = 0.01,
+           smooth: int = 0) -> np.ndarray:
     """Root translation (T, 3) that plants the stance foot and puts the lowest foot point on the floor.
 
     points: (T, 133, 3) from forward_kinematics (root at the origin); airborne: (T,) extra height in
     metres during flight (0 when grounded). While grounded, the foot that is lower (with hysteresis)
     is the stance foot and its horizontal position is held fixed, so walking moves the body forward
     and standing feet never slide. In flight the body keeps its horizontal position.
+    smooth: if > 1, the horizontal travel is smoothed by a centred moving average of that many
+    frames, which takes the jolt out of the changes of stance foot (the body's speed changes within
+    one frame there) at the price of a slip of the planted foot of about a centimetre around them.
     """
     T = points.shape[0]
     air = np.zeros(T) if airborne is None else np.asarray(airborne, dtype=float)
@@ -268,4 +272,10 @@ def ground(points: np.ndarray, airborne: np.ndarray | None = None, hysteresis: f
     root = np.zeros((T, 3))
     root[1:, [0, 2]] = np.cumsum(step[:, [0, 2]], axis=0)
     root[:, 1] = -np.minimum(low_l, low_r) + air
+    if smooth > 1 and T > 1:
+        k = int(min(smooth, T))
+        flat = root[:, [0, 2]]
+        pad = np.pad(flat, ((k // 2, k - 1 - k // 2), (0, 0)), mode="reflect", reflect_type="odd")  # keeps a steady walk
+        c = np.cumsum(np.pad(pad, ((1, 0), (0, 0))), axis=0)
+        root[:, [0, 2]] = (c[k:] - c[:-k]) / k
     return root

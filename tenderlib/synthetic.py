@@ -12,8 +12,10 @@ camera, run the simulated pose detector, and write captions (or semantic labels)
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import itertools
 import logging
 import multiprocessing as mp
 from dataclasses import dataclass
@@ -97,6 +99,9 @@ class SyntheticConfig:
     sources: tuple[str, ...] = ()             # restrict to these sources (empty: all ten, weighted)
     captions_per_clip: int = 3                # captions written per clip
     length_scale: float = 1.0                 # multiplies every source's mean clip length
+    keep_3d: bool = True                      # keep the 3D ground truth (doubles the store; scale builds skip it)
+    motion_version: int = 2                   # body animation (tenderlib.actions): 2 = after the realism
+                                              # measurements of issue 4; 1 = before (reproduces the comparison)
 
     def __post_init__(self):
         if not isinstance(self.num_clips, int) or self.num_clips < 1:
@@ -107,6 +112,10 @@ class SyntheticConfig:
             raise ValueError(f"captions_per_clip must be >= 1, got {self.captions_per_clip}")
         if not (0.1 <= self.length_scale <= 10):
             raise ValueError(f"length_scale must be in [0.1, 10], got {self.length_scale}")
+        if self.motion_version not in actions.VERSIONS:
+            raise ValueError(f"motion_version must be one of {actions.VERSIONS}, got {self.motion_version!r}")
+        if not isinstance(self.keep_3d, bool):
+            raise ValueError(f"keep_3d must be True or False, got {self.keep_3d!r}")
 
 
 # ----------------------------------------------------------------------------- programs
@@ -200,7 +209,7 @@ def make_clips(cfg: SyntheticConfig, indices) -> list[Motion]:
         spec = SOURCES[source]
         program = sample_program(spec, rng, cfg.length_scale)
         shape = figure.BodyShape.sample(rng)
-        staged.append((int(i), rng, source, program, shape, actions.animate(program, spec.fps, rng)))
+        staged.append((int(i), rng, source, program, shape, actions.animate(program, spec.fps, rng, version=cfg.motion_version)))
     if not staged:
         return []
     anims = [s[5] for s in staged]
@@ -223,7 +232,8 @@ def _film(cfg: SyntheticConfig, index: int, rng: np.random.Generator, source: st
           anim: actions.Animation, points: np.ndarray, facing: np.ndarray) -> Motion:
     """Ground the figure, film it with the source's camera, run the detector, write the texts."""
     spec = SOURCES[source]
-    world = points + figure.ground(points, anim.airborne)[:, None, :]               # (T, 133, 3)
+    smooth = actions.ground_smoothing(spec.fps, cfg.motion_version)
+    world = points + figure.ground(points, anim.airborne, smooth=smooth)[:, None, :]  # (T, 133, 3)
     cam = camera.sample_camera(world, rng, _camera_config(source), framing=_FRAMING_OF_KIND[spec.kind],
                                num_frames=world.shape[0])
     uv, _ = camera.project(world, cam)
@@ -234,7 +244,8 @@ def _film(cfg: SyntheticConfig, index: int, rng: np.random.Generator, source: st
     texts = _texts(program, spec, rng, cfg.captions_per_clip)
     return Motion(keypoints=kp.astype(np.float32), confidence=conf.astype(np.float32), texts=texts,
                   source=source, fps=spec.fps, image_size=tuple(int(v) for v in cam.image_size),
-                  clip_id=f"{source}/{cfg.seed}-{index:07d}", keypoints_3d=world.astype(np.float32),
+                  clip_id=f"{source}/{cfg.seed}-{index:07d}",
+                  keypoints_3d=world.astype(np.float32) if cfg.keep_3d else None,
                   labels=_labels(program, spec.text))
 
 
@@ -245,7 +256,7 @@ def make_program_clip(program: Program, source: str = "syn-idea400", seed: int =
     rng = np.random.default_rng([seed, 0x51DE])
     anim = actions.animate(program, spec.fps, rng)
     kin = figure.forward_kinematics(anim.pose, figure.BodyShape(), anim.face_weights, anim.hand_angles)
-    world = kin.points + figure.ground(kin.points, anim.airborne)[:, None, :]
+    world = kin.points + figure.ground(kin.points, anim.airborne, smooth=actions.ground_smoothing(spec.fps))[:, None, :]
     cam = camera.sample_camera(world, rng, camera.CameraConfig(yaw_deg=(0.0, 0.0), pitch_deg=(5.0, 5.0), roll_deg=(0.0, 0.0), shake_prob=0.0),
                                framing=_FRAMING_OF_KIND[spec.kind], num_frames=world.shape[0])
     uv, _ = camera.project(world, cam)
@@ -264,30 +275,58 @@ def _chunk(args) -> list[Motion]:
 
 
 def generate(cfg: SyntheticConfig, workers: int = 2, chunk: int = 64, start: int = 0,
-             stop: int | None = None) -> Iterator[Motion]:
-    """Clips start..stop-1 in order; `workers` > 1 uses a process pool (memory stays bounded)."""
+             stop: int | None = None, in_flight: int | None = None) -> Iterator[Motion]:
+    """Clips start..stop-1 in order; `workers` > 1 uses a process pool on that many cores.
+
+    Memory stays bounded whatever the number of clips: at most `in_flight` chunks of `chunk` clips
+    (default 2 per worker) are submitted and not yet consumed, so a consumer slower than the
+    producers (a store writer on a busy disk) makes them wait instead of piling results up
+    (`Pool.imap` has no such back-pressure).
+    """
     stop = cfg.num_clips if stop is None else stop
-    jobs = [(cfg, a, min(a + chunk, stop)) for a in range(start, stop, chunk)]
-    if workers <= 1 or len(jobs) <= 1:
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    if not (isinstance(chunk, int) and chunk >= 1):
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+    if not (0 <= start <= stop <= cfg.num_clips):
+        raise ValueError(f"start and stop must satisfy 0 <= start <= stop <= num_clips={cfg.num_clips}, "
+                         f"got start={start}, stop={stop}")
+    in_flight = 2 * workers if in_flight is None else in_flight
+    if not (isinstance(in_flight, int) and in_flight >= 1):
+        raise ValueError(f"in_flight must be an int >= 1 (chunks submitted ahead), got {in_flight!r}")
+    jobs = ((cfg, a, min(a + chunk, stop)) for a in range(start, stop, chunk))
+    if workers <= 1 or stop - start <= chunk:
         for job in jobs:
             yield from _chunk(job)
         return
     ctx = mp.get_context("fork")
     with ctx.Pool(workers) as pool:
-        for motions in pool.imap(_chunk, jobs):
+        pending: collections.deque = collections.deque(
+            pool.apply_async(_chunk, (job,)) for job in itertools.islice(jobs, in_flight))
+        while pending:
+            motions = pending.popleft().get()
+            for job in itertools.islice(jobs, 1):  # one chunk out, one chunk in
+                pending.append(pool.apply_async(_chunk, (job,)))
             yield from motions
+            del motions
 
 
 def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
-    """The packed store of this dataset, built once under outputs/cache/stores/<config hash>/."""
+    """The packed store of this dataset, built once under outputs/cache/stores/<config hash>/.
+
+    Restartable: a build that was interrupted, even killed outright, left no store at the path
+    (the store is renamed into place complete); its hidden leftovers are removed here
+    (`store.clean_stale_builds`) and the next call builds again.
+    """
     from tenderlib import params, paths, store
 
     key = params.config_hash(cfg)
     path = paths.repo_root() / "outputs" / "cache" / "stores" / f"synthetic-{key}"
+    store.clean_stale_builds(path)
     if path.exists() and not rebuild:
         try:
             return store.Store(path)
-        except ValueError as err:  # an interrupted or older build: rebuild it
+        except ValueError as err:  # an older format: rebuild it
             log.warning("rebuilding %s: %s", path, err)
     log.info("building synthetic store %s (%d clips)", path, cfg.num_clips)
     return store.build_store(generate(cfg, workers=workers), path, meta={"config": params.to_json(cfg), "kind": "synthetic"},

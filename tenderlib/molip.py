@@ -1,0 +1,451 @@
+"""MoLIP: the text-motion contrastive model that scores generated motions (paper 4.4).
+
+    model = MoLIP(MoLIPConfig(...))               # builds (or takes) the frozen text encoder
+    model.encode_motion(features, mask)           # (B, T, K, 3), (B, T) -> (B, E) unit vectors
+    model.encode_text(captions)                   # B captions -> (B, E) unit vectors
+    model.training_loss(batch)                    # symmetric InfoNCE (tenderlib.training.train)
+    run = load_or_train(config, train_config, store, selection, profile)   # by config, under
+                                                  # outputs/<profile>/checkpoints/molip-<hash>/
+
+Motion side: every frame's 133 x (x, y[, c]) is flattened and projected to `dim`, a learned
+[CLS] token is prepended, sinusoidal positions are added, and a padding-aware transformer
+(tenderlib.layers) runs over the frames; the [CLS] output is projected to the joint space.
+With `use_confidence` the detector's confidence is an input channel (the paper's Table 6
+highlighted rows); without it the model sees (x, y) only (points never annotated are 0).
+
+Text side: the frozen encoder (tenderlib.text, cached per caption) gives TOKEN features; two
+trainable transformer layers and a LayerNorm (the paper's "2 trainable transformer layers +
+LayerNorm") contextualise them; the masked mean is projected to the joint space. The frozen
+sentence vector is not used: it scores "left hand" and "right hand" captions as near-identical
+(MiniLM cosine about 0.97), while the trainable layers over the tokens can learn the side word.
+
+Objective: symmetric InfoNCE (CLIP) with a learnable temperature, logit scale clamped to 100,
+plus left/right hard negatives (`mirror_weight`): for every caption of the batch that names a
+side, the same caption with left and right exchanged (`swap_sides`) is a negative of the clip,
+scored by a two-way cross-entropy against the clip's own caption. A batch of 32 random pairs
+rarely holds such a pair, so InfoNCE alone barely sees the side word; the mirror term targets
+exactly what the laterality check measures (only training captions are mirrored).
+Captions repeated in a batch (short semantic labels such as "pointing") are all positives of
+each other: the target of a row is uniform over the columns with the same caption, so a
+duplicate is never pushed away from its own motion.
+
+Bad input: features whose keypoint count or channel count does not match the config, a mask of
+the wrong shape, a clip without any real frame, or a clip whose confidence is 0 on every real
+frame (nothing was detected: its embedding would be that of an empty frame) raise ValueError
+naming the clips; empty captions raise (tenderlib.text); captions longer than the encoder's
+context are truncated with one warning per encoder. A checkpoint written for another config
+raises tenderlib.training.CheckpointMismatchError naming the differing fields.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from tenderlib import skeleton, training
+from tenderlib.dataset import MotionDataset, collate
+from tenderlib.layers import PositionalEmbedding, SkipTransformer
+from tenderlib.store import Selection, Store
+from tenderlib.text import TextEncoder, TextEncoderConfig, load_text_encoder
+
+log = logging.getLogger(__name__)
+
+TEXT_KINDS = ("minilm", "clip")
+MAX_LOGIT_SCALE = 100.0  # CLIP's clamp of exp(logit_scale)
+
+
+@dataclass(frozen=True)
+class MoLIPConfig:
+    """Architecture of MoLIP. Defaults: the smoke model (tiny, CPU); params/ hold the others."""
+
+    num_keypoints: int = skeleton.NUM_KEYPOINTS  # keypoints per frame (COCO-WholeBody: 133)
+    use_confidence: bool = False  # confidence as a third input channel (paper Table 6, highlighted)
+    max_frames: int = 64  # frames per clip seen by the model (training crops; paper: 200)
+    frame_stride: int = 2  # model keeps every stride-th frame of the crop (1 = all)
+    dim: int = 128  # transformer width of both towers
+    motion_layers: int = 2  # transformer layers over frames
+    text_layers: int = 2  # trainable layers over the frozen token features (paper: 2)
+    heads: int = 4  # attention heads
+    ff_dim: int = 256  # hidden width of the feed-forward blocks
+    embed_dim: int = 128  # joint embedding space (unit vectors)
+    dropout: float = 0.1  # in both towers
+    temperature: float = 0.07  # initial softmax temperature (learnable; CLIP's 0.07)
+    mirror_weight: float = 1.0  # weight of the left/right hard negatives (module docstring); 0 = off
+    text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
+    text_model: str | None = None  # hub name or local folder; None = the kind's default
+    text_max_length: int | None = None  # token context; None = the encoder's own
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, allowed: str):
+            if not ok:
+                raise ValueError(f"MoLIPConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        for name in ("num_keypoints", "max_frames", "frame_stride", "dim", "motion_layers", "text_layers",
+                     "heads", "ff_dim", "embed_dim"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        need(self.dim % self.heads == 0 and self.dim % 2 == 0, "dim", f"even and divisible by heads={self.heads}")
+        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(0 < self.temperature <= 1, "temperature", "in (0, 1]")
+        need(self.mirror_weight >= 0, "mirror_weight", ">= 0")
+        need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
+
+    @property
+    def channels(self) -> int:
+        """Input channels per keypoint: x, y [, confidence]."""
+        return 3 if self.use_confidence else 2
+
+    @property
+    def motion_tokens(self) -> int:
+        """Frame tokens the motion tower sees at most (the [CLS] token not counted)."""
+        return math.ceil(self.max_frames / self.frame_stride)
+
+    def text_encoder_config(self, memory_cache_size: int = 200_000, disk_cache: bool = True) -> TextEncoderConfig:
+        """The frozen encoder's config. Its features are cached in memory for every caption of a
+        training set and on disk (outputs/cache/text/), shared with later runs and notebooks:
+        encoding is the slow part on a CPU (MiniLM: about 50 captions/s on one busy core)."""
+        return TextEncoderConfig(kind=self.text_kind, model=self.text_model, max_length=self.text_max_length,
+                                 memory_cache_size=memory_cache_size, disk_cache=disk_cache)
+
+
+@dataclass(frozen=True)
+class MoLIPExperimentConfig:
+    """What notebook 04 does with MoLIP beyond training one model."""
+
+    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.store)
+    data_fracs: tuple[float, ...] = (0.2, 0.5, 0.8, 1.0)  # scaling table (paper Tables 4 and 10)
+    num_queries: int = 3  # text -> motion retrieval examples
+    retrieval_k: int = 3  # motions shown per query
+    torch_threads: int = 1  # CPU threads for torch; 1 = the same numbers on every machine and, on a
+    #                         busy 2-core machine, about 10x faster than 2 (no spinning); 0 = torch's default
+
+    def __post_init__(self):
+        if self.subset not in ("D1", "D2", "D3"):
+            raise ValueError(f"subset must be one of ('D1', 'D2', 'D3'), got {self.subset!r}")
+        fracs = tuple(float(f) for f in self.data_fracs)
+        if not fracs or any(not 0 < f <= 1 for f in fracs) or list(fracs) != sorted(set(fracs)):
+            raise ValueError(f"data_fracs must be increasing fractions in (0, 1], got {self.data_fracs!r}")
+        object.__setattr__(self, "data_fracs", fracs)
+        if not (isinstance(self.torch_threads, int) and self.torch_threads >= 0):
+            raise ValueError(f"torch_threads must be an int >= 0 (0 = torch's default), got {self.torch_threads!r}")
+        for name in ("num_queries", "retrieval_k"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
+
+
+@dataclass
+class MoLIPLosses:
+    """What training_loss returns; every field is logged by tenderlib.training."""
+
+    loss: torch.Tensor  # (t2m + m2t) / 2 [+ mirror_weight * side], minimised
+    t2m: torch.Tensor  # text -> motion cross-entropy
+    m2t: torch.Tensor  # motion -> text cross-entropy
+    accuracy: torch.Tensor  # fraction of texts whose top motion is a positive
+    temperature: torch.Tensor  # 1 / logit scale
+    side: torch.Tensor | None = None  # left/right hard-negative term (already in loss); None if off
+
+
+def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, logit_scale: torch.Tensor,
+                     positives: torch.Tensor | None = None) -> MoLIPLosses:
+    """Symmetric InfoNCE of unit embeddings text (B, E), motion (B, E).
+
+    logit_scale: log of the inverse temperature (clamped to log 100). positives: (B, B) bool,
+    True where text i and motion j form a pair (default: the diagonal); each row's and column's
+    target is uniform over its positives.
+    """
+    if text.shape != motion.shape or text.ndim != 2:
+        raise ValueError(f"text and motion must both be (B, E); got {tuple(text.shape)} and {tuple(motion.shape)}")
+    B = text.shape[0]
+    if positives is None:
+        positives = torch.eye(B, dtype=torch.bool, device=text.device)
+    if positives.shape != (B, B) or not positives.diagonal().all():
+        raise ValueError(f"positives must be a (B, B) bool matrix with a true diagonal, B = {B}")
+    scale = logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
+    logits = scale * text.float() @ motion.float().T  # (B, B) texts as rows
+    target = positives.float()
+    t2m = -(F.log_softmax(logits, dim=1) * (target / target.sum(1, keepdim=True))).sum(1).mean()
+    m2t = -(F.log_softmax(logits, dim=0) * (target / target.sum(0, keepdim=True))).sum(0).mean()
+    accuracy = positives[torch.arange(B, device=text.device), logits.argmax(1)].float().mean()
+    return MoLIPLosses((t2m + m2t) / 2, t2m, m2t, accuracy, (1.0 / scale).detach())
+
+
+def same_caption(captions: Sequence[str]) -> torch.Tensor:
+    """(B, B) bool: True where two captions of a batch are the same text."""
+    codes = {}
+    ids = torch.as_tensor([codes.setdefault(c, len(codes)) for c in captions])
+    return ids[:, None] == ids[None, :]
+
+
+class MoLIP(nn.Module):
+    """Motion tower + frozen text encoder with trainable layers; see the module docstring.
+
+    The frozen encoder is held outside the module's parameters and state dict: checkpoints hold
+    only the trainable towers (the encoder is rebuilt from the config).
+    """
+
+    def __init__(self, config: MoLIPConfig = MoLIPConfig(), text_encoder: TextEncoder | None = None):
+        super().__init__()
+        self.config = c = config
+        encoder = text_encoder if text_encoder is not None else load_text_encoder(config.text_encoder_config())
+        object.__setattr__(self, "text_encoder", encoder)  # not a submodule: frozen, not saved
+        # motion tower
+        self.frame_in = nn.Linear(c.num_keypoints * c.channels, c.dim)
+        self.motion_cls = nn.Parameter(torch.randn(1, 1, c.dim) * 0.02)
+        self.motion_pos = PositionalEmbedding(c.motion_tokens + 1, c.dim)
+        self.motion_tf = SkipTransformer(c.dim, c.motion_layers, c.heads, c.ff_dim, c.dropout, skip=False)
+        self.motion_out = nn.Linear(c.dim, c.embed_dim)
+        # text tower: 2 trainable layers + LayerNorm over the frozen token features
+        self.token_in = nn.Linear(encoder.token_dim, c.dim)
+        self.text_pos = PositionalEmbedding(encoder.context_length, c.dim)
+        self.text_tf = SkipTransformer(c.dim, c.text_layers, c.heads, c.ff_dim, c.dropout, skip=False)
+        self.text_out = nn.Linear(c.dim, c.embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / c.temperature)))
+
+    # --- motion ------------------------------------------------------------------------------
+
+    def check_motion(self, features: torch.Tensor, mask: torch.Tensor) -> None:
+        """Raise ValueError naming the problem if (features, mask) cannot be embedded."""
+        K = self.config.num_keypoints
+        if features.ndim != 4 or features.shape[2] != K or features.shape[3] < 3:
+            raise ValueError(f"features must be (B, T, {K}, 3) normalised x, y and confidence; "
+                             f"got {tuple(features.shape)}")
+        if mask.shape != features.shape[:2] or mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool (B, T) = {tuple(features.shape[:2])} tensor; "
+                             f"got {mask.dtype} {tuple(mask.shape)}")
+        empty = torch.nonzero(~mask.any(1)).flatten().tolist()
+        if empty:
+            raise ValueError(f"motions {empty[:10]} of the batch have no real frame (mask all False)")
+        seen = ((features[..., 2] > 0).any(-1) & mask).any(1)  # (B,) any detected point in a real frame
+        blind = torch.nonzero(~seen).flatten().tolist()
+        if blind:
+            raise ValueError(
+                f"motions {blind[:10]} of the batch have confidence 0 at every keypoint of every real frame: "
+                f"nothing was detected, there is nothing to embed. Generated motions without confidence "
+                f"must carry confidence 1 (tenderlib.evaluation.with_confidence)")
+
+    def encode_motion(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """features (B, T, K, 3) normalised x, y, confidence; mask (B, T) True = real frame
+        -> (B, E) unit embeddings. Frames beyond max_frames are dropped (the model's crop)."""
+        self.check_motion(features, mask)
+        c = self.config
+        features = features[:, :c.max_frames:c.frame_stride]  # (B, T', K, 3)
+        mask = mask[:, :c.max_frames:c.frame_stride]  # (B, T')
+        x = rearrange(features[..., :c.channels], "b t k c -> b t (k c)")
+        x = self.frame_in(x)  # (B, T', D)
+        x = torch.cat([self.motion_cls.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)  # (B, 1 + T', D)
+        x = self.motion_pos(x)
+        mask = F.pad(mask, (1, 0), value=True)  # (B, 1 + T')
+        x = self.motion_tf(x, mask=mask)  # (B, 1 + T', D)
+        return F.normalize(self.motion_out(x[:, 0]).float(), dim=-1)  # (B, E)
+
+    # --- text --------------------------------------------------------------------------------
+
+    def encode_text(self, captions: Sequence[str]) -> torch.Tensor:
+        """B captions -> (B, E) unit embeddings (frozen token features + trainable layers)."""
+        device = self.logit_scale.device
+        feats = self.text_encoder.encode(captions).to(device)  # tokens (B, L, C_tok), mask (B, L)
+        return self._text_from_tokens(feats.tokens, feats.mask)
+
+    def _text_from_tokens(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.text_pos(self.token_in(tokens))  # (B, L, D)
+        x = self.text_tf(x, mask=mask)  # (B, L, D), 2 layers + LayerNorm
+        m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # (B, D) mean over real tokens
+        return F.normalize(self.text_out(pooled).float(), dim=-1)  # (B, E)
+
+    # --- objective ---------------------------------------------------------------------------
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor, captions: Sequence[str]):
+        return self.encode_text(captions), self.encode_motion(features, mask)
+
+    def training_loss(self, batch) -> MoLIPLosses:
+        """Symmetric InfoNCE on a tenderlib.dataset.Batch (one caption per clip)."""
+        if not all(isinstance(t, str) for t in batch.captions):
+            raise ValueError("MoLIP trains on one caption per clip: build the dataset with caption='random' or 'first'")
+        text, motion = self(batch.features, batch.mask, batch.captions)
+        positives = same_caption(batch.captions).to(text.device)
+        out = contrastive_loss(text, motion, self.logit_scale, positives)
+        if self.config.mirror_weight > 0:
+            out.side = self.side_loss(text, motion, batch.captions)
+            out.loss = out.loss + self.config.mirror_weight * out.side
+        return out
+
+    def side_loss(self, text: torch.Tensor, motion: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
+        """Two-way cross-entropy, own caption vs. its mirror (left <-> right), for the clips of the
+        batch whose caption names a side; 0 when none does. text, motion: (B, E) unit embeddings."""
+        mirrors = [swap_sides(c) for c in captions]
+        rows = [i for i, m in enumerate(mirrors) if m is not None]
+        if not rows:
+            return text.new_zeros(())
+        scale = self.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
+        mirror = self.encode_text([mirrors[i] for i in rows])  # (P, E)
+        own = (text[rows] * motion[rows]).sum(-1)  # (P,)
+        other = (mirror * motion[rows]).sum(-1)  # (P,)
+        return F.softplus(scale * (other - own)).mean()  # = -log sigmoid(scale * (own - other))
+
+
+def build(config: MoLIPConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> MoLIP:
+    """A freshly initialised MoLIP, its weights fixed by `seed`."""
+    training.seed_everything(seed)
+    return MoLIP(config, text_encoder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedding helpers
+
+
+def eval_dataset(store: Store, indices, config: MoLIPConfig, crop: str = "center", caption: str = "first",
+                 seed: int = 0) -> MotionDataset:
+    """The clips `indices` as MoLIP sees them at evaluation (deterministic crop and caption)."""
+    return MotionDataset(store, indices, max_frames=config.max_frames, crop=crop, caption=caption,
+                         generator_seed=seed)
+
+
+@torch.no_grad()
+def embed_dataset(model: MoLIP, dataset: MotionDataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(text, motion) embeddings, (N, E) float32 each, of the dataset's items in order."""
+    model.eval()
+    device = model.logit_scale.device
+    texts, motions = [], []
+    for a in range(0, len(dataset), batch_size):
+        batch = collate([dataset[k] for k in range(a, min(a + batch_size, len(dataset)))]).to(device)
+        t, m = model(batch.features, batch.mask, batch.captions)
+        texts.append(t.cpu().numpy())
+        motions.append(m.cpu().numpy())
+    return np.concatenate(texts), np.concatenate(motions)
+
+
+@torch.no_grad()
+def embed_texts(model: MoLIP, captions: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """(N, E) float32 text embeddings."""
+    model.eval()
+    captions = list(captions)
+    if not captions:
+        raise ValueError("captions must hold at least one caption")
+    return np.concatenate([model.encode_text(captions[a:a + batch_size]).cpu().numpy()
+                           for a in range(0, len(captions), batch_size)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Laterality: captions that differ only in the side
+
+_SIDE = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
+_SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def swap_sides(caption: str) -> str | None:
+    """The caption with every 'left' and 'right' exchanged, or None when it names no side."""
+    if not _SIDE.search(caption):
+        return None
+    return _SIDE.sub(lambda m: _SWAP[m.group(0)], caption)
+
+
+@dataclass(frozen=True)
+class LateralityResult:
+    accuracy: float  # fraction of pairs where the clip's own caption is nearer than its mirror
+    pairs: int  # (clip, caption, mirrored caption) triples tested
+    sentence_cosine: float  # mean cosine of the frozen sentence vectors of caption and mirror
+    molip_cosine: float  # mean cosine of MoLIP's text embeddings of caption and mirror
+    margin: float  # mean of cos(motion, own) - cos(motion, mirror)
+    examples: list = field(default_factory=list, compare=False)  # a few (caption, mirror, own, mirror cos)
+
+
+@torch.no_grad()
+def laterality_check(model: MoLIP, store: Store, indices, batch_size: int = 256,
+                     num_examples: int = 5) -> LateralityResult:
+    """For every caption of the clips `indices` that names a side, is the clip's motion nearer to
+    the caption than to the same caption with left and right exchanged?"""
+    triples = [(int(i), t, swap_sides(t)) for i in np.asarray(indices).tolist() for t in store.texts(int(i))]
+    triples = [x for x in triples if x[2] is not None]
+    if not triples:
+        raise ValueError("none of the clips' captions names a side (left / right): nothing to check")
+    clips = sorted({i for i, _, _ in triples})
+    ds = eval_dataset(store, clips, model.config)
+    _, motion = embed_dataset(model, ds, batch_size)
+    row = {int(ds.indices[k]): k for k in range(len(ds))}
+    m = motion[[row[i] for i, _, _ in triples]]  # (P, E)
+    own = embed_texts(model, [t for _, t, _ in triples], batch_size)  # (P, E)
+    mirror = embed_texts(model, [s for _, _, s in triples], batch_size)  # (P, E)
+    cos_own, cos_mirror = (m * own).sum(1), (m * mirror).sum(1)  # (P,)
+    pooled_own = model.text_encoder.encode([t for _, t, _ in triples]).pooled
+    pooled_mirror = model.text_encoder.encode([s for _, _, s in triples]).pooled
+    sentence = F.cosine_similarity(pooled_own, pooled_mirror, dim=-1).mean()
+    examples = [(t, s, round(float(a), 3), round(float(b), 3))
+                for (_, t, s), a, b in list(zip(triples, cos_own, cos_mirror))[:num_examples]]
+    return LateralityResult(accuracy=float((cos_own > cos_mirror).mean()), pairs=len(triples),
+                            sentence_cosine=float(sentence), molip_cosine=float((own * mirror).sum(1).mean()),
+                            margin=float((cos_own - cos_mirror).mean()), examples=examples)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load or train by config
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
+
+    store: str  # the store's folder name, e.g. synthetic-<hash>
+    selection: Selection  # which clips of it
+
+
+@dataclass
+class MoLIPRun:
+    model: MoLIP  # trained, in eval mode
+    run_dir: Path  # outputs/<profile>/checkpoints/molip-<hash>/
+    trained_now: bool  # False when loaded from an existing run with the same configs
+    step: int
+    seconds: float  # wall time of this call (training or loading)
+    history: list = field(default_factory=list)
+    train_clips: int = 0
+
+
+def run_dir_for(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
+                profile: str) -> Path:
+    """outputs/<profile>/checkpoints/molip-<hash of the model, training and data configs>/."""
+    key = DataKey(Path(store.path).name, selection)
+    relevant = _identity(train_config)
+    return training.run_dir(profile, "molip", config, relevant, key)
+
+
+def _identity(cfg: training.TrainConfig) -> training.TrainConfig:
+    """The TrainConfig without fields that do not change the weights (logging, device, bar)."""
+    return dataclasses.replace(cfg, checkpoint_every=1, keep_last=1, log_every=1, num_workers=0, device="auto",
+                               progress="auto", distributed="auto")
+
+
+def load_or_train(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
+                  profile: str, *, text_encoder: TextEncoder | None = None) -> MoLIPRun:
+    """The MoLIP trained with these configs on `selection` of `store`: loaded from its run folder if a
+    finished run is there (checked against the config), else trained (resuming a killed run)."""
+    t0 = time.perf_counter()
+    folder = run_dir_for(config, train_config, store, selection, profile)
+    indices = store.select(selection)
+    model = build(config, train_config.seed, text_encoder)
+    last = training.latest_checkpoint(folder)
+    if last is not None and training.checkpoint_step(last) >= train_config.max_steps:
+        training.load_weights(model, last, config)
+        model.eval()
+        history = json.loads((last / "state.json").read_text()).get("history", [])
+        log.info("loaded MoLIP from %s", last)
+        return MoLIPRun(model, folder, False, training.checkpoint_step(last), time.perf_counter() - t0, history,
+                        len(indices))
+    dataset = MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="random",
+                            generator_seed=train_config.seed)
+    if len(dataset) < train_config.batch_size:
+        raise ValueError(f"selection {selection} holds {len(dataset)} clips, fewer than batch_size="
+                         f"{train_config.batch_size}")
+    model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm the cache
+    result = training.train(model, dataset, train_config, folder, config=config)
+    return MoLIPRun(result.model, folder, True, result.step, time.perf_counter() - t0, result.history, len(dataset))
