@@ -505,10 +505,11 @@ def ground_smoothing(fps: float, version: int = 2) -> int:
 def _actions_v2(seg: BodySegment, n: int, fps: float):
     """Version 2's action function for one segment of n frames (see the module docstring)."""
     ramp = float(np.clip(_MIN_RAISE_S * fps / max(n, 1), 0.15, 0.4))
+    gesture = _GESTURE_KEYS
     table = {"walk": _walk2, "wave": lambda *a: _wave(*a, ramp=ramp), "clap": lambda *a: _clap(*a, ramp=ramp),
              "stretch": lambda *a: _stretch(*a, keys=(0, max(ramp, 0.25), 1 - max(ramp, 0.15), 1.0)),
-             "point": lambda *a: _point(*a, keys=_GESTURE_KEYS), "raise_arm": lambda *a: _raise_arm(*a, keys=_GESTURE_KEYS),
-             "reach": lambda *a: _reach(*a, keys=_GESTURE_KEYS), "side_bend": lambda *a: _side_bend(*a, keys=_GESTURE_KEYS)}
+             "point": lambda *a: _point(*a, keys=gesture), "raise_arm": lambda *a: _raise_arm(*a, keys=gesture),
+             "reach": lambda *a: _reach(*a, keys=gesture), "side_bend": lambda *a: _side_bend(*a, keys=gesture)}
     return table.get(seg.action, _ACTION_FUNCS[seg.action])
 _IDLE_DOFS = np.array([d.startswith(("spine", "neck")) or d[2:].startswith(("sh_", "elbow", "pron", "wrist"))
                        for d in DOF_INDEX])
@@ -584,7 +585,7 @@ def animate(program: Program, fps: float, rng: np.random.Generator, idle: float 
         action = _ACTION_FUNCS[seg.action] if version == 1 else _actions_v2(seg, n, fps)
         track, air = action(u, frac, seg, rng)
         ease = 0.25 if version == 1 else _EASE_S  # seconds to ease a segment in and out
-        env = smoothstep(np.minimum(frac, 1 - frac) * n / max(2.0, ease * fps)) if seg.action not in _PERSIST else np.ones(n)
+        env = np.ones(n) if seg.action in _PERSIST else smoothstep(np.minimum(frac, 1 - frac) * n / max(2.0, ease * fps))
         block = np.zeros((n, NUM_DOFS))
         for name, val in track.items():
             block[:, DOF_INDEX[name]] = np.broadcast_to(val, (n,))

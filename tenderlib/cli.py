@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_build)
 
     i = data.add_parser("info", help="per-source statistics and the quality rule of a store")
-    i.add_argument("store", help="store folder (e.g. outputs/cache/stores/synthetic-<hash>)")
+    i.add_argument("store", help="store folder (e.g. outputs/cache/stores/synthetic-<config hash>-<code hash>)")
     i.set_defaults(func=_info)
 
     s = data.add_parser("show", help="animate clips of a store to a GIF")

@@ -275,7 +275,8 @@ def ground(points: np.ndarray, airborne: np.ndarray | None = None, hysteresis: f
     if smooth > 1 and T > 1:
         k = int(min(smooth, T))
         flat = root[:, [0, 2]]
-        pad = np.pad(flat, ((k // 2, k - 1 - k // 2), (0, 0)), mode="reflect", reflect_type="odd")  # keeps a steady walk
+        # odd reflection at the ends keeps a steady walk steady there
+        pad = np.pad(flat, ((k // 2, k - 1 - k // 2), (0, 0)), mode="reflect", reflect_type="odd")
         c = np.cumsum(np.pad(pad, ((1, 0), (0, 0))), axis=0)
         root[:, [0, 2]] = (c[k:] - c[:-k]) / k
     return root

@@ -45,7 +45,7 @@ from typing import Iterable
 import numpy as np
 
 from tenderlib import camera
-from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS
+from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,8 @@ def facing(points: np.ndarray) -> np.ndarray:
 
 def follow_drift(points: np.ndarray, fps: float, window_s: float) -> np.ndarray:
     """(T, 3) horizontal travel of the hip midpoint since frame 0, smoothed by a moving average of
-    `window_s` (odd reflection at the ends, so a steady walk is followed without lag)."""
+    `window_s` (odd reflection at the ends, so a steady walk is followed without lag): the rule of
+    tenderlib.readers.mocap.follow_drift, on plain (T, 133, 3) points."""
     hips = 0.5 * (points[:, _HIPS[0]] + points[:, _HIPS[1]])  # (T, 3)
     T = hips.shape[0]
     k = int(min(T, max(1, round(window_s * fps))))
@@ -135,8 +136,8 @@ def project_clip(points: np.ndarray, fps: float, rng: np.random.Generator,
     """World points (T, 133, 3) metres, y up -> (T, 17, 2) pixels of the body joints, filmed by a camera
     that follows the subject (`follow_window_s`), its view drawn from `cfg.camera` around the body's mean facing."""
     points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 3 or points.shape[1:] != (len(KEYPOINT_INDEX), 3):
-        raise ValueError(f"points must have shape (T, {len(KEYPOINT_INDEX)}, 3), got {points.shape}")
+    if points.ndim != 3 or points.shape[1:] != (NUM_KEYPOINTS, 3) or points.shape[0] < 1:
+        raise ValueError(f"points must have shape (T, {NUM_KEYPOINTS}, 3), got {points.shape}")
     pts = points - follow_drift(points, fps, cfg.follow_window_s)[:, None]  # (T, 133, 3)
     f = facing(pts).mean(axis=0)
     heading = float(np.arctan2(f[0], f[2])) if np.linalg.norm(f) > 1e-6 else 0.0

@@ -8,13 +8,16 @@ camera, run the simulated pose detector, and write captions (or semantic labels)
     SOURCES           the ten sources and what makes each one different
     make_clip(cfg, i) -> Motion
     generate(cfg, workers=2) -> Iterator[Motion]   (order-preserving, both cores)
-    get_store(cfg)    -> Store   packed once per config under outputs/cache/stores/<hash>/
+    get_store(cfg)    -> Store   packed once per config and generator code under
+                                 outputs/cache/stores/synthetic-<config hash>-<code hash>/
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 import functools
+import hashlib
+import importlib.util
 import itertools
 import logging
 import multiprocessing as mp
@@ -209,7 +212,8 @@ def make_clips(cfg: SyntheticConfig, indices) -> list[Motion]:
         spec = SOURCES[source]
         program = sample_program(spec, rng, cfg.length_scale)
         shape = figure.BodyShape.sample(rng)
-        staged.append((int(i), rng, source, program, shape, actions.animate(program, spec.fps, rng, version=cfg.motion_version)))
+        anim = actions.animate(program, spec.fps, rng, version=cfg.motion_version)
+        staged.append((int(i), rng, source, program, shape, anim))
     if not staged:
         return []
     anims = [s[5] for s in staged]
@@ -311,17 +315,42 @@ def generate(cfg: SyntheticConfig, workers: int = 2, chunk: int = 64, start: int
             del motions
 
 
+# The modules whose code decides what a clip is (everything `import tenderlib.synthetic` loads; a
+# test keeps the list complete). Their source is part of a store's cache key: an edit to the
+# generator gives a new store instead of silently reusing clips made by the old code.
+GENERATOR_MODULES = ("actions", "camera", "captions", "checks", "curves", "detector", "face", "figure", "hand",
+                     "motion", "program", "skeleton", "synthetic")
+
+
+@functools.lru_cache(maxsize=1)
+def generator_fingerprint() -> str:
+    """Short hex hash of the source code of GENERATOR_MODULES."""
+    digest = hashlib.sha256()
+    for name in GENERATOR_MODULES:
+        origin = importlib.util.find_spec(f"tenderlib.{name}").origin
+        with open(origin, "rb") as f:
+            digest.update(name.encode() + b"\0" + f.read() + b"\0")
+    return digest.hexdigest()[:8]
+
+
+def store_path(cfg: SyntheticConfig):
+    """outputs/cache/stores/synthetic-<config hash>-<generator code hash>/ of this dataset."""
+    from tenderlib import params, paths
+
+    return paths.repo_root() / "outputs" / "cache" / "stores" / f"synthetic-{params.config_hash(cfg)}-{generator_fingerprint()}"
+
+
 def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
-    """The packed store of this dataset, built once under outputs/cache/stores/<config hash>/.
+    """The packed store of this dataset, built once under `store_path(cfg)` (keyed by the config
+    and the generator's code).
 
     Restartable: a build that was interrupted, even killed outright, left no store at the path
     (the store is renamed into place complete); its hidden leftovers are removed here
     (`store.clean_stale_builds`) and the next call builds again.
     """
-    from tenderlib import params, paths, store
+    from tenderlib import params, store
 
-    key = params.config_hash(cfg)
-    path = paths.repo_root() / "outputs" / "cache" / "stores" / f"synthetic-{key}"
+    path = store_path(cfg)
     store.clean_stale_builds(path)
     if path.exists() and not rebuild:
         try:
@@ -329,5 +358,5 @@ def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
         except ValueError as err:  # an older format: rebuild it
             log.warning("rebuilding %s: %s", path, err)
     log.info("building synthetic store %s (%d clips)", path, cfg.num_clips)
-    return store.build_store(generate(cfg, workers=workers), path, meta={"config": params.to_json(cfg), "kind": "synthetic"},
-                             overwrite=True)
+    meta = {"config": params.to_json(cfg), "kind": "synthetic", "generator": generator_fingerprint()}
+    return store.build_store(generate(cfg, workers=workers), path, meta=meta, overwrite=True)

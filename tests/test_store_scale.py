@@ -38,7 +38,10 @@ def test_generate_keeps_at_most_in_flight_chunks_ahead_of_a_slow_consumer(tmp_pa
     cfg = synthetic.SyntheticConfig(num_clips=48, seed=2, sources=("syn-sthv2",))  # short clips: fast
     it = synthetic.generate(cfg, workers=2, chunk=4, in_flight=2)
     clips = [next(it)]  # the first chunk is consumed, two more are submitted
-    time.sleep(1.5)  # a slow writer: without back-pressure the workers would make all 12 chunks by now
+    deadline = time.monotonic() + 30
+    while len(log.read_text().split()) < 3 and time.monotonic() < deadline:  # a loaded machine is slow to start
+        time.sleep(0.05)
+    time.sleep(1.0)  # a slow writer: without back-pressure the workers would make all 12 chunks by now
     started = log.read_text().split()
     assert len(started) == 3, started
     clips += list(it)

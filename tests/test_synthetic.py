@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 
-from tenderlib import synthetic
+from tenderlib import params, synthetic
 from tenderlib.skeleton import REGIONS
 from tenderlib.store import QualityRule, build_store
 
@@ -129,3 +129,24 @@ def test_bad_config_values_name_the_parameter():
 def test_sources_can_be_restricted():
     cfg = synthetic.SyntheticConfig(num_clips=6, sources=("syn-dfew",))
     assert {m.source for m in synthetic.generate(cfg, workers=1)} == {"syn-dfew"}
+
+
+def test_generator_modules_cover_everything_the_generator_imports():
+    import subprocess
+    import sys
+
+    code = "import sys, tenderlib.synthetic; print(' '.join(sorted(m for m in sys.modules if m.startswith('tenderlib.'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    assert sorted(m.removeprefix("tenderlib.") for m in loaded) == sorted(synthetic.GENERATOR_MODULES)
+
+
+def test_store_cache_is_keyed_by_config_and_generator_code(tender_root, monkeypatch):
+    cfg = synthetic.SyntheticConfig(num_clips=6, seed=1, sources=("syn-sthv2",))
+    s = synthetic.get_store(cfg, workers=1)
+    assert s.path == synthetic.store_path(cfg) and s.path.is_relative_to(tender_root)
+    assert s.path.name == f"synthetic-{params.config_hash(cfg)}-{synthetic.generator_fingerprint()}"
+    assert s.manifest["meta"]["generator"] == synthetic.generator_fingerprint()
+    assert synthetic.get_store(cfg, workers=1).path == s.path  # reused
+    assert synthetic.store_path(synthetic.SyntheticConfig(num_clips=7, seed=1, sources=("syn-sthv2",))) != s.path
+    monkeypatch.setattr(synthetic, "generator_fingerprint", lambda: "0123abcd")  # the generator's code changed
+    assert synthetic.store_path(cfg) != s.path and synthetic.store_path(cfg).name.endswith("-0123abcd")

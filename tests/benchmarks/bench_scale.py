@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_scale.py                                  # 10k, 100k, 300k clips
     python tests/benchmarks/bench_scale.py --sizes 10000,100000 --max-frames 0
     python tests/benchmarks/bench_scale.py --sizes 300000 --max-frames 48   # ~22 GB instead of ~56 GB
+    python tests/benchmarks/bench_scale.py --sizes 300000 --sources syn-sthv2,syn-caer,syn-haa500  # short clips
 
 For each size it builds `store.build_store(synthetic.generate(cfg, workers=2), path)` in a child
 process (as a user would), without the 3D ground truth (`keep_3d=False`: the 3D doubles the store
@@ -21,10 +22,18 @@ and real 2D data has none), and measures:
   warm rate per CPU second of the reading process, which a loaded machine does not change;
 
 then deletes the store, and at the end extrapolates to the paper's 1M clips / 116M frames.
-`--max-frames` crops every clip to at most that many frames before packing (0 = no crop): at the
-default length (117 frames a clip, like the paper's 116) 300k clips take ~56 GB, which does not fit
-the ~30 GB a benchmark may use here. Disk, build time and reads per frame are measured either way;
-the extrapolation uses the uncropped sizes when there are any. On a shared machine the wall-clock
+
+`--import-clips N` also measures the path a user of the real release takes: N synthetic clips are
+written in the release's layout (kpfiles/<source>/<clip>.pkl as mmpose-style dicts of float32
+keypoints and keypoint_scores, texts/<source>/<clip>.txt), then packed by `readers.build(
+readers.read_holistic(root, HolisticConfig(workers=W)), out)` (what `tender data import holistic`
+runs, with W = 1) for W = 1 and 2, with the same throughput and process-tree memory measurements.
+`--max-frames` crops every clip to at most that many frames before packing (0 = no crop), and
+`--sources` restricts the mix (the label-only sources have 20-50 frames a clip and cost half the
+generation time of a clip): at the default length (117 frames a clip, like the paper's 116) 300k
+clips take ~56 GB, which does not fit the ~30 GB a benchmark may use here. Disk, build time and
+reads per frame are measured either way; the extrapolation uses the uncropped, all-source sizes
+when there are any. On a shared machine the wall-clock
 rates depend on the load; the CPU seconds per clip do not, and give the time on two free cores.
 Linux only (/proc).
 """
@@ -63,8 +72,9 @@ def _cropped(motions, max_frames: int):
 def child_build(args) -> None:
     from tenderlib import store, synthetic
 
+    sources = tuple(s for s in args.sources.split(",") if s)
     cfg = synthetic.SyntheticConfig(num_clips=args.n, seed=args.seed, keep_3d=args.keep_3d,
-                                    length_scale=args.length_scale)
+                                    length_scale=args.length_scale, sources=sources)
     t = time.perf_counter()
     s = store.build_store(_cropped(synthetic.generate(cfg, workers=args.workers), args.max_frames), args.path)
     wall = time.perf_counter() - t
@@ -73,6 +83,68 @@ def child_build(args) -> None:
                       "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
                       "cpu_writer_s": me.ru_utime + me.ru_stime,
                       "maxrss_self_mb": me.ru_maxrss / 1024, "maxrss_child_mb": kids.ru_maxrss / 1024}))
+
+
+def child_import(args) -> None:
+    from tenderlib import readers
+
+    t = time.perf_counter()
+    s, _ = readers.build(readers.read_holistic(args.path, readers.HolisticConfig(workers=args.workers)),
+                         Path(args.path) / "store")
+    wall = time.perf_counter() - t
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"clips": len(s), "frames": s.manifest["num_frames"], "wall_s": wall,
+                      "cpu_s": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+                      "cpu_writer_s": me.ru_utime + me.ru_stime}))
+
+
+def write_release(n: int, root: Path, seed: int) -> int:
+    """n synthetic clips in the release's layout under root; returns the bytes written."""
+    import pickle
+
+    from tenderlib import synthetic
+
+    cfg = synthetic.SyntheticConfig(num_clips=n, seed=seed, keep_3d=False)
+    for i, m in enumerate(synthetic.generate(cfg, workers=2)):
+        name = f"{i:07d}"
+        for sub, data in (("kpfiles", None), ("texts", None)):
+            (root / sub / m.source).mkdir(parents=True, exist_ok=True)
+        obj = {"keypoints": m.keypoints[:, None], "keypoint_scores": m.confidence[:, None], "fps": m.fps,
+               "width": m.image_size[0], "height": m.image_size[1]}  # (T, 1, K, 2), (T, 1, K): one person
+        (root / "kpfiles" / m.source / f"{name}.pkl").write_bytes(pickle.dumps(obj, protocol=4))
+        (root / "texts" / m.source / f"{name}.txt").write_text("\n".join(m.texts) + "\n", encoding="utf-8")
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def measure_import(n: int, args, base: Path) -> list[dict]:
+    root = base / "release"
+    size = write_release(n, root, args.seed)
+    rows = []
+    for workers in (1, 2):
+        out, mem = _run_child(["--child", "import", "--path", str(root), "--workers", str(workers)], monitor=True)
+        shutil.rmtree(root / "store")
+        rows.append({**out, "workers": workers, "input_bytes": size, "peak_rss_mb": mem.peak_rss,
+                     "peak_pss_mb": mem.peak_pss})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    shutil.rmtree(root)
+    return rows
+
+
+def report_import(rows: list[dict]) -> None:
+    print()
+    print("import of the release layout (readers.build(read_holistic(...)), as `tender data import holistic`):")
+    head = ("workers", "clips", "frames", "input MB", "s", "clips/s", "frames/s", "CPU ms/clip (writer)", "cores busy",
+            "peak RSS MB", "peak PSS MB")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        print(f"| {r['workers']} | {r['clips']:,} | {r['frames']:,} | {r['input_bytes'] / 1e6:,.0f} | "
+              f"{r['wall_s']:,.1f} | {r['clips'] / r['wall_s']:,.0f} | {r['frames'] / r['wall_s']:,.0f} | "
+              f"{1e3 * r['cpu_s'] / r['clips']:.2f} ({1e3 * r['cpu_writer_s'] / r['clips']:.2f}) | "
+              f"{r['cpu_s'] / r['wall_s']:.2f} | {r['peak_rss_mb']:,.0f} | {r['peak_pss_mb']:,.0f} |")
+    best = min(rows, key=lambda r: r["cpu_s"] / r["frames"])
+    print(f"- per million clips of 116 frames: {best['cpu_s'] / best['frames'] * PAPER_FRAMES / 3600:,.1f} CPU h; "
+          f"input {best['input_bytes'] / best['frames'] * PAPER_FRAMES / 1e9:,.0f} GB of pkl + txt in this layout")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,7 +259,7 @@ def _disk_bytes(folder: Path) -> int:
 def measure(n: int, args, root: Path) -> dict:
     path = root / f"scale-{n}"
     common = ["--seed", str(args.seed), "--workers", str(args.workers), "--length-scale", str(args.length_scale),
-              "--max-frames", str(args.max_frames)] + (["--keep-3d"] if args.keep_3d else [])
+              "--max-frames", str(args.max_frames), "--sources", args.sources] + (["--keep-3d"] if args.keep_3d else [])
     build, mem = _run_child(["--child", "build", "--n", str(n), "--path", str(path)] + common, monitor=True)
     disk = _disk_bytes(path)
     reads, _ = _run_child(["--child", "read", "--path", str(path), "--reads", str(args.reads)], monitor=False)
@@ -196,14 +268,15 @@ def measure(n: int, args, root: Path) -> dict:
            "cpu_writer_s": build["cpu_writer_s"], "load": os.getloadavg()[0],
            "peak_rss_mb": mem.peak_rss, "peak_pss_mb": mem.peak_pss, "procs": mem.peak_procs,
            "maxrss_self_mb": build["maxrss_self_mb"], "maxrss_child_mb": build["maxrss_child_mb"],
-           "disk_bytes": disk, "max_frames": args.max_frames, **reads}
+           "disk_bytes": disk, "max_frames": args.max_frames, "sources": args.sources, **reads}
     print(json.dumps(row), file=sys.stderr, flush=True)  # progress, one line per size
     return row
 
 
 def report(rows: list[dict], args) -> None:
     print(f"store at scale: synthetic clips, keep_3d={args.keep_3d}, workers={args.workers}, "
-          f"length_scale={args.length_scale}, max_frames={args.max_frames or 'none'}, {os.cpu_count()} CPUs, "
+          f"length_scale={args.length_scale}, max_frames={args.max_frames or 'none'}, "
+          f"sources={args.sources or 'all'}, {os.cpu_count()} CPUs, "
           f"load average at the end {os.getloadavg()[0]:.1f}")
     head = ("clips", "frames", "frames/clip", "build s", "clips/s", "frames/s", "CPU ms/clip (writer)", "cores busy",
             "peak RSS MB", "peak PSS MB", "disk GB", "B/frame", "frames() warm/cold [per CPU s]",
@@ -221,14 +294,14 @@ def report(rows: list[dict], args) -> None:
                  f"{r['dataset_warm']:,.0f} / {r['dataset_cold']:,.0f} [{r['dataset_warm_cpu']:,.0f}]",
                  f"{r['load']:.1f}")
         print("| " + " | ".join(cells) + " |")
-    full = [r for r in rows if not r["max_frames"]] or rows
+    full = [r for r in rows if not r["max_frames"] and not r["sources"]] or rows
     per_frame_cpu = sum(r["cpu_s"] for r in full) / sum(r["frames"] for r in full)
     per_frame_wall = sum(r["build_s"] for r in full) / sum(r["frames"] for r in full)
     per_frame_writer = sum(r["cpu_writer_s"] for r in full) / sum(r["frames"] for r in full)
     per_frame_disk = sum(r["disk_bytes"] for r in full) / sum(r["frames"] for r in full)
     print()
     print(f"extrapolation to the paper's {PAPER_CLIPS:,} clips / {PAPER_FRAMES:,} frames (from the "
-          f"{'uncropped' if full is not rows else 'measured'} sizes):")
+          f"{'uncropped, all-source' if full is not rows else 'measured'} sizes):")
     print(f"- disk: {per_frame_disk * PAPER_FRAMES / 1e9:,.0f} GB (2D + confidence, float32; "
           f"3D ground truth would add {PAPER_FRAMES * 133 * 3 * 4 / 1e9:,.0f} GB)")
     print(f"- build on two free cores: {per_frame_cpu * PAPER_FRAMES / 2 / 3600:,.1f} h "
@@ -237,8 +310,8 @@ def report(rows: list[dict], args) -> None:
     print(f"- of which the store writer (validation, packing, statistics, receiving the clips): "
           f"{per_frame_writer * PAPER_FRAMES / 3600:,.1f} CPU h (the rest is the synthetic generator; a real "
           f"import replaces it by the reader's parsing)")
-    print(f"- peak memory: flat in the number of clips (largest measured: {max(r['peak_pss_mb'] for r in rows):,.0f} MB "
-          f"PSS, {max(r['peak_rss_mb'] for r in rows):,.0f} MB summed RSS)")
+    pss, rss = max(r["peak_pss_mb"] for r in rows), max(r["peak_rss_mb"] for r in rows)
+    print(f"- peak memory: flat in the number of clips (largest measured: {pss:,.0f} MB PSS, {rss:,.0f} MB summed RSS)")
 
 
 def main() -> None:
@@ -249,10 +322,13 @@ def main() -> None:
     ap.add_argument("--length-scale", type=float, default=1.0, help="SyntheticConfig.length_scale")
     ap.add_argument("--max-frames", type=int, default=0, help="crop clips to this many frames (0: no crop)")
     ap.add_argument("--keep-3d", action="store_true", help="keep the 3D ground truth (doubles the disk)")
+    ap.add_argument("--sources", default="", help="comma-separated synthetic sources (default: all ten, weighted)")
     ap.add_argument("--reads", type=int, default=20_000, help="random clips per read measurement")
     ap.add_argument("--dir", default=None, help="where the stores go (default: a temporary folder)")
     ap.add_argument("--max-disk-gb", type=float, default=30.0, help="refuse sizes whose estimate exceeds this")
-    ap.add_argument("--child", choices=("build", "read"), help=argparse.SUPPRESS)
+    ap.add_argument("--import-clips", type=int, default=0,
+                    help="also time `tender data import holistic` on this many clips in the release layout")
+    ap.add_argument("--child", choices=("build", "read", "import"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -260,9 +336,17 @@ def main() -> None:
         return child_build(args)
     if args.child == "read":
         return child_read(args)
+    if args.child == "import":
+        return child_import(args)
 
-    sizes = [int(s) for s in args.sizes.split(",")]
-    frames_per_clip = min(args.max_frames or 117, 117)  # 117 = measured mean at length_scale 1
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    from tenderlib import synthetic
+
+    names = [n for n in args.sources.split(",") if n] or list(synthetic.SOURCES)
+    weights = np.array([synthetic.SOURCES[n].weight for n in names])
+    mean = float(np.dot(weights, [synthetic.SOURCES[n].mean_frames for n in names]) / weights.sum())
+    frames_per_clip = 1.2 * mean * args.length_scale  # the generator's spread around the sources' means
+    frames_per_clip = min(args.max_frames, frames_per_clip) if args.max_frames else frames_per_clip
     bytes_per_frame = 133 * 3 * 4 * (2 if args.keep_3d else 1)
     for n in sizes:
         gb = n * frames_per_clip * bytes_per_frame / 1e9
@@ -273,10 +357,14 @@ def main() -> None:
     base.mkdir(parents=True, exist_ok=True)
     try:
         rows = [measure(n, args, base) for n in sizes]
+        imports = measure_import(args.import_clips, args, base) if args.import_clips else []
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)
-    report(rows, args)
+    if rows:
+        report(rows, args)
+    if imports:
+        report_import(imports)
 
 
 if __name__ == "__main__":
