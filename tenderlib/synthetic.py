@@ -238,11 +238,10 @@ def _film(cfg: SyntheticConfig, index: int, rng: np.random.Generator, source: st
     spec = SOURCES[source]
     smooth = actions.ground_smoothing(spec.fps, cfg.motion_version)
     world = points + figure.ground(points, anim.airborne, smooth=smooth)[:, None, :]  # (T, 133, 3)
-    cam = camera.sample_camera(world, rng, _camera_config(source), framing=_FRAMING_OF_KIND[spec.kind],
-                               num_frames=world.shape[0])
-    uv, _ = camera.project(world, cam)
+    shot = camera.film(world, rng, _camera_config(source), framing=_FRAMING_OF_KIND[spec.kind])
+    cam = shot.camera
     det_cfg = detector.DetectorConfig(quality=float(rng.uniform(*spec.quality)))
-    kp, conf = detector.detect(camera.to_camera(world, cam), uv, cam.image_size, rng, det_cfg,
+    kp, conf = detector.detect(shot.points_cam, shot.uv, cam.image_size, rng, det_cfg,
                                facing_cam=camera.directions_to_camera(facing, cam),
                                regions=_REGIONS_OF_KIND[spec.kind])
     texts = _texts(program, spec, rng, cfg.captions_per_clip)
