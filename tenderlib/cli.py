@@ -5,7 +5,9 @@
     tender data show   STORE --index 3 --out clip.gif               animate stored clips to a GIF
     tender data import holistic|mmpose|bvh|bandai ROOT --out STORE  pack real data (with a build report)
 
-Later issues add `tender generate` (text to motion) here.
+    tender generate "a person waves with the right hand" --seconds 3 --out wave
+                                                                    text to motion: wave.json (RTMPose/MMPose
+                                                                    layout) + wave.txt, wave.npz, wave.gif
 """
 from __future__ import annotations
 
@@ -72,6 +74,42 @@ def _import(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    import torch
+
+    from tenderlib import generation
+
+    if args.checkpoint:
+        run = Path(args.checkpoint)
+        if not (run / generation.PIPELINE_FILE).is_file() and (run.parent / generation.PIPELINE_FILE).is_file():
+            run = run.parent  # a step_<n> folder: its run
+        if not run.exists():
+            raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder")
+    else:
+        run = generation.find_run(profile=args.profile)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipe = generation.Tender.load(run, device=args.device)
+    lengths = None
+    if args.seconds is not None or args.frames is not None:
+        if args.seconds is not None and args.frames is not None:
+            raise ValueError("give --seconds or --frames, not both")
+        if args.seconds is not None and not args.seconds > 0:
+            raise ValueError(f"--seconds must be > 0, got {args.seconds}")
+        n = args.frames if args.frames is not None else max(1, round(args.seconds * pipe.fps))
+        if not 1 <= n <= pipe.max_length:
+            raise ValueError(f"{n} frames asked: the model generates 1 to {pipe.max_length} frames "
+                             f"(up to {pipe.max_length / pipe.fps:.1f} s at {pipe.fps:g} fps)")
+        lengths = [n] * len(args.captions)
+    out = pipe.generate(args.captions, lengths, generator=torch.Generator().manual_seed(args.seed), steps=args.steps,
+                        eta=args.eta, guidance_scale=args.guidance, image_size=tuple(args.image_size))
+    stems = [Path(args.out)] if len(out) == 1 else [Path(f"{args.out}_{i}") for i in range(len(out))]
+    for i, stem in enumerate(stems):
+        for path in generation.write_outputs(out, i, stem):
+            print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tender", description="Tender: text-driven 2D whole-body motion (Holistic-Motion2D).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -109,6 +147,36 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--source", default="mocap", help="bvh: source name of the clips (default: mocap)")
     m.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     m.set_defaults(func=_import)
+
+    g = sub.add_parser(
+        "generate", help="text to 2D whole-body motion with a trained Tender model",
+        description="Generate 2D whole-body motions (133 COCO-WholeBody keypoints with confidence) from captions "
+                    "with a trained Tender model (latent diffusion + PA-VAE decoder). Writes, per caption, "
+                    "OUT.json (RTMPose/MMPose prediction layout: frames of instances with keypoints and "
+                    "keypoint_scores, in pixels of an --image-size frame), OUT.txt (the caption, which "
+                    "`tender data import mmpose` pairs with the JSON), OUT.npz (keypoints (T, 133, 2), "
+                    "confidence (T, 133), caption, fps, image_size) and OUT.gif. The model: --checkpoint, else "
+                    "the most recently trained one under outputs/<profile>/checkpoints/tender-*/ (every "
+                    "profile, or --profile); notebook 03 (notebooks/03_diffusion.ipynb) trains one.")
+    g.add_argument("captions", nargs="+", help="one or more captions, e.g. \"a person waves with the right hand\"")
+    g.add_argument("--out", default="motion", help="output path without suffix; with several captions "
+                                                   "OUT_0, OUT_1, ... (default: motion)")
+    g.add_argument("--seconds", type=float, help="duration (default: drawn from the training clips' lengths)")
+    g.add_argument("--frames", type=int, help="duration in frames instead of --seconds")
+    g.add_argument("--checkpoint", help="a Tender run folder (outputs/<profile>/checkpoints/tender-<hash>, holding "
+                                        "pipeline.json) or one of its step_<n> folders")
+    g.add_argument("--profile", help="look for the model under outputs/PROFILE/ only (e.g. smoke, default)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the noise and of drawn lengths (default: 0)")
+    g.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
+    g.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale s >= 0 (default: the model's, 7.5; 1 = no guidance)")
+    g.add_argument("--eta", type=float, default=0.0, help="DDIM eta (default: 0, deterministic given the seed)")
+    g.add_argument("--image-size", type=int, nargs=2, default=[512, 512], metavar=("W", "H"),
+                   help="frame the keypoints are placed in (root at the centre, person ~80%% of the shorter "
+                        "side; default: 512 512)")
+    g.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    g.set_defaults(func=_generate)
     return p
 
 

@@ -38,12 +38,9 @@ raises tenderlib.training.CheckpointMismatchError naming the differing fields.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -392,12 +389,7 @@ def laterality_check(model: MoLIP, store: Store, indices, batch_size: int = 256,
 # Load or train by config
 
 
-@dataclass(frozen=True)
-class DataKey:
-    """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
-
-    store: str  # the store's folder name, e.g. synthetic-<hash>
-    selection: Selection  # which clips of it
+DataKey = training.DataKey  # kept for callers of molip.DataKey
 
 
 @dataclass
@@ -414,38 +406,22 @@ class MoLIPRun:
 def run_dir_for(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
                 profile: str) -> Path:
     """outputs/<profile>/checkpoints/molip-<hash of the model, training and data configs>/."""
-    key = DataKey(Path(store.path).name, selection)
-    relevant = _identity(train_config)
-    return training.run_dir(profile, "molip", config, relevant, key)
-
-
-def _identity(cfg: training.TrainConfig) -> training.TrainConfig:
-    """The TrainConfig without fields that do not change the weights (logging, device, bar)."""
-    return dataclasses.replace(cfg, checkpoint_every=1, keep_last=1, log_every=1, num_workers=0, device="auto",
-                               progress="auto", distributed="auto")
+    return training.data_run_dir(profile, "molip", config, train_config, store, selection)
 
 
 def load_or_train(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
                   profile: str, *, text_encoder: TextEncoder | None = None) -> MoLIPRun:
     """The MoLIP trained with these configs on `selection` of `store`: loaded from its run folder if a
     finished run is there (checked against the config), else trained (resuming a killed run)."""
-    t0 = time.perf_counter()
     folder = run_dir_for(config, train_config, store, selection, profile)
     indices = store.select(selection)
     model = build(config, train_config.seed, text_encoder)
-    last = training.latest_checkpoint(folder)
-    if last is not None and training.checkpoint_step(last) >= train_config.max_steps:
-        training.load_weights(model, last, config)
-        model.eval()
-        history = json.loads((last / "state.json").read_text()).get("history", [])
-        log.info("loaded MoLIP from %s", last)
-        return MoLIPRun(model, folder, False, training.checkpoint_step(last), time.perf_counter() - t0, history,
-                        len(indices))
-    dataset = MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="random",
-                            generator_seed=train_config.seed)
-    if len(dataset) < train_config.batch_size:
-        raise ValueError(f"selection {selection} holds {len(dataset)} clips, fewer than batch_size="
-                         f"{train_config.batch_size}")
-    model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm the cache
-    result = training.train(model, dataset, train_config, folder, config=config)
-    return MoLIPRun(result.model, folder, True, result.step, time.perf_counter() - t0, result.history, len(dataset))
+
+    def make_dataset() -> MotionDataset:
+        dataset = MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="random",
+                                generator_seed=train_config.seed)
+        model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm cache
+        return dataset
+
+    r = training.load_or_train(model, train_config, folder, make_dataset, config=config)
+    return MoLIPRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(indices))

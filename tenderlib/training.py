@@ -1,6 +1,8 @@
 """The one training loop of every model (DESIGN.md section 6), and its checkpoints.
 
     train(model, dataset, TrainConfig(...), run_dir, config=model_cfg) -> TrainResult
+    load_or_train(model, train_cfg, folder, make_dataset, config=model_cfg) -> TrainResult
+    data_run_dir(profile, "vae", model_cfg, train_cfg, store, selection) -> Path   # by config + data
 
 - Seeded: the data order is a permutation drawn from (seed, epoch); the global torch RNG
   (dropout, the VAE's reparameterisation, diffusion noise) is re-seeded from (seed, rank, step)
@@ -126,6 +128,7 @@ class TrainResult:
     checkpoint: Path | None = None  # the newest checkpoint folder (None without run_dir)
     resumed_from: int = 0  # step of the checkpoint the run started from (0 = fresh)
     seconds: float = 0.0  # wall time of this call
+    trained_now: bool = True  # False when load_or_train found a finished run and only loaded it
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,3 +553,57 @@ def _train(model, dataset, cfg, folder, config, loss_fn, collate_fn, ctx, t0) ->
             bar.close()
     model.eval()
     return TrainResult(model, step, history, checkpoint, start, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------------
+# Load or train by config (the notebooks ask for a model by its configs; DESIGN.md section 5)
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
+
+    store: str  # the store's folder name, e.g. synthetic-<hash>
+    selection: Any  # which clips of it (a tenderlib.store.Selection)
+
+
+def weight_identity(cfg: TrainConfig) -> TrainConfig:
+    """The TrainConfig without the fields that do not change the weights (logging, device, bar)."""
+    return dataclasses.replace(cfg, checkpoint_every=1, keep_last=1, log_every=1, num_workers=0, device="auto",
+                               progress="auto", distributed="auto")
+
+
+def data_run_dir(profile: str, name: str, config, train_config: TrainConfig, store, selection) -> Path:
+    """outputs/<profile>/checkpoints/<name>-<hash of the model config, the weight-relevant TrainConfig
+    and the data (store folder name + selection)>/: where the run of a model on a store lives."""
+    key = DataKey(Path(store.path).name, selection)
+    return run_dir(profile, name, config, weight_identity(train_config), key)
+
+
+def load_or_train(model: nn.Module, train_config: TrainConfig, folder: str | os.PathLike,
+                  make_dataset: Callable[[], Any], *, config=None, loss_fn: Callable | None = None,
+                  collate_fn: Callable | None = None) -> TrainResult:
+    """Load the finished run in `folder` into `model`, or train it (resuming a killed run).
+
+    A run is finished when its newest checkpoint is at train_config.max_steps; its weights are
+    loaded (checked against `config`) without building the dataset, and the result has
+    trained_now=False. Otherwise `make_dataset()` builds the training set (it may be costly:
+    only called when training) and `train` runs. `model` must be freshly built (seeded).
+    """
+    t0 = time.perf_counter()
+    folder = Path(folder)
+    last = latest_checkpoint(folder)
+    if last is not None and checkpoint_step(last) >= train_config.max_steps:
+        load_weights(model, last, config)
+        model.eval()
+        step = checkpoint_step(last)
+        history = json.loads((last / "state.json").read_text()).get("history", [])
+        log.info("loaded %s from %s", type(model).__name__, last)
+        return TrainResult(model, step, history, last, step, time.perf_counter() - t0, trained_now=False)
+    dataset = make_dataset()
+    if len(dataset) < train_config.batch_size:
+        raise ValueError(f"the training set holds {len(dataset)} clips, fewer than "
+                         f"TrainConfig.batch_size={train_config.batch_size}")
+    result = train(model, dataset, train_config, folder, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -2,38 +2,19 @@
 from __future__ import annotations
 
 import math
-import zlib
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from fakes import WordEncoder
 from tenderlib import molip, training
 from tenderlib.dataset import Batch
 from tenderlib.skeleton import NUM_KEYPOINTS
-from tenderlib.text import TextEncoder, TextEncoderConfig
 
 TINY = molip.MoLIPConfig(max_frames=16, frame_stride=2, dim=32, motion_layers=1, text_layers=2, heads=2,
                          ff_dim=64, embed_dim=16, dropout=0.0)
-
-
-class WordEncoder(TextEncoder):
-    """A stand-in frozen encoder: one fixed random vector per word (fast, no model files)."""
-
-    def __init__(self, dim: int = 16, context: int = 32):
-        super().__init__(TextEncoderConfig())
-        self.name, self.dim, self.token_dim, self.context_length = "words", dim, dim, context
-        self.fingerprint = "words"
-
-    def _forward(self, texts):
-        out = []
-        for t in texts:
-            words = t.lower().split()[: self.context_length]
-            tok = torch.stack([torch.from_numpy(np.random.default_rng(zlib.crc32(w.encode())).standard_normal(
-                self.dim).astype(np.float32)) for w in words])  # (L, C)
-            out.append((tok, F.normalize(tok.mean(0), dim=0)))
-        return out
 
 
 @pytest.fixture(scope="module", autouse=True)

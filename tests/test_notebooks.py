@@ -54,3 +54,32 @@ def test_notebook01_stops_on_bad_parameters(tmp_path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as err:
         notebooks.execute_notebook(NB01, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
     assert message in str(err.value)
+
+
+NB02 = ROOT / "notebooks" / "02_vae.ipynb"
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"num_part": 4}, "num_part"),                              # a typo: papermill alone would only warn
+    ({"num_parts": 5}, "num_parts"),
+    ({"part_variants": ["PA-VAE-2-4", "PA-VAE-9"]}, "PA-VAE-9"),  # the error names the bad row
+])
+def test_notebook02_stops_on_bad_parameters(tmp_path, parameters, message):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        notebooks.execute_notebook(NB02, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
+    assert message in str(err.value)
+
+
+NB03 = ROOT / "notebooks" / "03_diffusion.ipynb"
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"conditioning": "film"}, "conditioning"),              # Table 13's variants are listed in the error
+    ({"data_frac": 1.5}, "data_frac"),
+    ({"guidance_scale": -1.0}, "guidance_scale"),
+    ({"max_step": 10}, "max_step"),                           # a typo: papermill alone would only warn
+])
+def test_notebook03_stops_on_bad_parameters(tmp_path, parameters, message):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        notebooks.execute_notebook(NB03, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
+    assert message in str(err.value)

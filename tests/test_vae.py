@@ -268,3 +268,183 @@ def test_bad_shapes_raise():
     with pytest.raises(ValueError, match="mask must be bool"):
         m(features(B=1, T=4), torch.ones(1, 4))
     assert dataclasses.is_dataclass(m(features(B=1, T=4), frame_mask([4])))
+
+
+# --- runs by config, latents, reconstructions, ablation names --------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    from tenderlib.motion import Motion
+    from tenderlib.skeleton import REGIONS
+    from tenderlib.store import build_store
+
+    rng = np.random.default_rng(0)
+    clips = []
+    for i in range(10):
+        T = int(rng.integers(6, 20))
+        kp = (rng.random((T, NUM_KEYPOINTS, 2)) * [640, 480]).astype(np.float32)
+        conf = (0.1 + rng.random((T, NUM_KEYPOINTS))).astype(np.float32)
+        if i % 3 == 2:  # a face-only clip
+            conf[:, :REGIONS["face"].start] = 0
+            conf[:, REGIONS["face"].stop:] = 0
+        clips.append(Motion(keypoints=kp, confidence=conf, texts=[f"clip {i}"], source="syn-k400", fps=30.0,
+                            image_size=(640, 480), clip_id=f"v{i:03d}"))
+    return build_store(clips, tmp_path_factory.mktemp("vae") / "store")
+
+
+@pytest.fixture
+def tmp_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("TENDER_ROOT", str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text("")
+    return tmp_path
+
+
+def _run_args(**changes):
+    from tenderlib import training
+    from tenderlib.store import Selection
+
+    cfg = VAEConfig(**{**TINY, "max_frames": 12, **changes})
+    tc = training.TrainConfig(max_steps=4, batch_size=4, lr=1e-3, checkpoint_every=2, keep_last=0, log_every=1,
+                              progress="off", device="cpu")
+    return cfg, tc, Selection(split="all")
+
+
+def test_load_or_train_trains_once_then_loads(tiny_store, tmp_root):
+    from tenderlib import training, vae
+
+    cfg, tc, sel = _run_args()
+    first = vae.load_or_train(cfg, tc, tiny_store, sel, "test")
+    assert first.trained_now and first.step == 4 and first.train_clips == 10
+    assert first.run_dir.parent == tmp_root / "outputs" / "test" / "checkpoints" and first.run_dir.name.startswith("vae-")
+    again = vae.load_or_train(cfg, tc, tiny_store, sel, "test")
+    assert not again.trained_now and again.step == 4 and again.history == first.history
+    ds = vae.eval_dataset(tiny_store, np.arange(10), cfg)
+    a, b = vae.encode_dataset(first.model, ds, batch_size=3), vae.encode_dataset(again.model, ds, batch_size=3)
+    torch.testing.assert_close(a.mu, b.mu, rtol=0, atol=0)
+    # another config is another run; a checkpoint loaded into the wrong config names the field
+    other = dataclasses.replace(cfg, latent_tokens=3)
+    assert vae.run_dir_for(other, tc, tiny_store, sel, "test") != first.run_dir
+    with pytest.raises(training.CheckpointMismatchError, match="latent_tokens"):
+        training.load_weights(vae.build(other), training.latest_checkpoint(first.run_dir), other)
+    # logging and device fields do not change the run folder
+    quiet = dataclasses.replace(tc, log_every=3, progress="on", checkpoint_every=1)
+    assert vae.run_dir_for(cfg, quiet, tiny_store, sel, "test") == first.run_dir
+
+
+def test_load_or_train_resumes_a_killed_run_exactly(tiny_store, tmp_root):
+    import shutil
+
+    from tenderlib import vae
+
+    cfg, tc, sel = _run_args()
+    full = vae.load_or_train(cfg, tc, tiny_store, sel, "a")
+    # the same run killed after its step-2 checkpoint: only step_00000002 is there
+    killed = vae.run_dir_for(cfg, tc, tiny_store, sel, "b")
+    shutil.copytree(full.run_dir / "step_00000002", killed / "step_00000002")
+    resumed = vae.load_or_train(cfg, tc, tiny_store, sel, "b")
+    assert resumed.trained_now and resumed.step == 4
+    for k, v in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_encode_dataset_matches_encode_and_lengths(tiny_store):
+    from tenderlib import vae
+    from tenderlib.dataset import collate
+
+    m = model(max_frames=12)
+    ds = vae.eval_dataset(tiny_store, np.arange(10), m.cfg)
+    mu, lengths = vae.encode_dataset(m, ds, batch_size=4)
+    assert mu.shape == (10, m.cfg.latent_tokens, m.cfg.latent_dim) and lengths.dtype == torch.int64
+    assert lengths.tolist() == [min(int(n), 12) for n in tiny_store.index.length[:10]]
+    one = collate([ds[7]])
+    torch.testing.assert_close(mu[7:8], m.encode(one.features, one.mask)[0], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="empty"):
+        vae.encode_dataset(m, vae.eval_dataset(tiny_store, [], m.cfg))
+
+
+def test_reconstruct_returns_the_clip_in_pixels(tiny_store):
+    from tenderlib import vae
+
+    m = model(max_frames=12)
+    ds = vae.eval_dataset(tiny_store, np.arange(10), m.cfg)
+    recs = vae.reconstruct(m, ds, [0, 2])
+    for r, k in zip(recs, (0, 2)):
+        item = ds[k]
+        frames = tiny_store.frames(item.index)[item.start:item.start + item.length]  # (T, K, 3) pixels
+        seen = frames[..., 2] > 0  # unannotated keypoints are 0 in the features, not their pixels
+        np.testing.assert_allclose(r.truth[seen], frames[..., :2][seen], rtol=1e-5, atol=1e-2)
+        np.testing.assert_array_equal(r.truth_confidence, frames[..., 2])
+        assert r.pred.shape == r.truth.shape and r.pred_confidence.shape == r.truth_confidence.shape
+    plain = model(max_frames=12, cag=False)
+    r = vae.reconstruct(plain, ds, [1])[0]
+    np.testing.assert_array_equal(r.pred_confidence, r.truth_confidence)  # without CAG: the true confidence
+
+
+def test_velocity_error_hand_computed():
+    from tenderlib.dataset import Batch
+    from tenderlib.vae import _velocity_error
+
+    f = torch.zeros(1, 3, NUM_KEYPOINTS, 3)
+    f[..., 2] = 1.0
+    f[0, 1, 5, :2] = torch.tensor([3.0, 4.0])  # the true keypoint 5 moves by (3, 4) and back
+    f[0, :, 6, 2] = 0.0  # keypoint 6 not annotated: never counted
+    pred = torch.zeros(1, 3, NUM_KEYPOINTS, 2)
+    pred[0, :, 6] = 100.0 * torch.arange(3.0)[:, None]
+    batch = Batch(features=f, mask=frame_mask([3]), lengths=torch.tensor([3]), captions=["x"],
+                  indices=torch.tensor([0]), starts=torch.tensor([0]), center=torch.zeros(1, 2),
+                  scale=torch.tensor([2.0]))
+    sums = _velocity_error(pred, batch, 0.0)
+    counted = 2 * (NUM_KEYPOINTS - 1)
+    torch.testing.assert_close(sums, torch.tensor([10.0, 20.0, counted], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("VAE", dict(num_parts=1, spatial_layers=0)),
+    ("PA-VAE-1-4", dict(num_parts=4, spatial_layers=1, spatial_tokens="keypoint")),
+    ("PA-VAE-2-3-part", dict(num_parts=3, spatial_layers=2, spatial_tokens="part")),
+    ("3-8-64", dict(num_layers=3, latent_tokens=8, latent_dim=64)),
+    ("none", dict(cag=False, conf_weighted=False, velocity_weight=0.0)),
+    ("velocity+cag", dict(cag=True, conf_weighted=False, velocity_weight=0.5)),
+    ("velocity+weighted+cag", dict(cag=True, conf_weighted=True, velocity_weight=0.5)),
+])
+def test_ablation_config_names(name, expect):
+    from tenderlib import vae
+
+    cfg = vae.ablation_config(VAEConfig(), name, velocity_weight=0.5)
+    assert {k: getattr(cfg, k) for k in expect} == expect
+    if name.startswith(("VAE", "PA-VAE")):
+        assert cfg.name == name
+
+
+@pytest.mark.parametrize("bad, word", [
+    (dict(part_variants=("PA-VAE-2-5",)), "part_variants"),          # 5 parts: VAEConfig.num_parts says why
+    (dict(objective_variants=("cag+velocity",)), r"velocity\+cag"),   # the error lists the allowed names
+    (dict(subset="D4"), "subset"), (dict(ablation_steps=-1), "ablation_steps"),
+])
+def test_experiment_config_rejects_bad_values(bad, word):
+    from tenderlib import vae
+
+    with pytest.raises(ValueError, match=word):
+        vae.VAEExperimentConfig(**bad)
+
+
+def test_paper_vae_tables_agree_with_each_other():
+    from tenderlib import paper, vae
+
+    t5, t14 = paper.table5().set_index("method"), paper.table14().set_index("method")
+    shared = [m for m in t14.index if m != "PA-VAE-1-2"]  # its FID is printed 10.0147 / 20.0147
+    assert set(t14.index) <= set(t5.index)
+    for col in ("top1", "fid", "diversity"):
+        np.testing.assert_array_equal(t5.loc[shared, col], t14.loc[shared, col])
+    t7, t16 = paper.table7(), paper.table16()
+    assert list(t16["method"]) == list(vae.OBJECTIVES)
+    np.testing.assert_array_equal(t7[["top1", "fid", "diversity"]], t16[["top1", "fid", "diversity"]])
+    assert t16.loc[0, "top1"] == t14.loc["PA-VAE-2-4", "top1"]  # the same model
+    # every part-variant row names a config of ours
+    for m, row in t5.iterrows():
+        cfg = vae.ablation_config(VAEConfig(), m)
+        assert (cfg.spatial_layers, cfg.num_parts) == (row["spatial_layers"], row["num_parts"])
+    t12 = paper.table12()
+    assert (t12["setting"].str.extract(r"Ours-(\d+)-(\d+)-(\d+)").astype(int).to_numpy()
+            == t12[["num_layers", "latent_tokens", "latent_dim"]].to_numpy()).all()

@@ -1,0 +1,398 @@
+"""Tender's latent denoiser (paper 4.3, eq. 5-6): a skip transformer that predicts the clean latent.
+
+    model = Denoiser(DenoiserConfig(...))                 # builds (or takes) the frozen text encoder
+    model.set_latent_stats(latents)                       # standardisation of the VAE latents (buffers)
+    x0 = model(x_t, t, text)                              # (B, n, d), (B,), TextFeatures -> (B, n, d)
+    x0 = model.guided(x_t, t, cond, null, scale=7.5)      # classifier-free guidance, one batch of 2B
+    model.training_loss(batch)                            # tenderlib.training.train, on a LatentBatch
+    run = load_or_train(config, train_config, latents, profile)   # by config, under
+                                                          # outputs/<profile>/checkpoints/tender-<hash>/
+
+Network. The noisy latent's n tokens (VAE latent width d_z) are projected to the width `dim`;
+the timestep goes through a sinusoidal table and an MLP to one token; the caption's frozen
+sentence vector (tenderlib.text, pooled) is projected to one token. The token sequence runs
+through tenderlib.layers.SkipTransformer (long skips, MLD's denoiser) with learned positions,
+and the latent positions are projected back to d_z: the prediction of x0 (paper eq. 5; MDM's
+parameterisation, not MLD's epsilon). Text conditioning variants (Table 13):
+
+    concat            [time, text, z_1..z_n]: the text is a token (the paper's default, best)
+    add               [time, z_1 + text, ..., z_n + text]: the text vector added to every latent token
+    text_transformer  as concat, the text token being the masked mean of `text_layers` trainable
+                      transformer layers over the frozen token features
+    cross_attention   [time, z_1..z_n] self-attend and cross-attend to the projected token features
+
+Classifier-free guidance (MLD; reference/baselines_and_metrics.md). In training each caption is
+replaced by the empty caption (the encoder's embedding of "", `TextEncoder.null_features`) with
+probability `cond_drop_prob`. At sampling, the conditional and unconditional passes run as one
+batch of 2B and out = s * cond + (1 - s) * uncond (paper eq. 6); s = 1 is the conditional model
+alone, s = 0 the unconditional one.
+
+Latents are standardised per element (mean and std over the training latents, buffers saved with
+the weights): the denoiser's x0 lives in standard units; `unstandardise` maps a sample back to
+the VAE's latent space.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tenderlib import training
+from tenderlib.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
+from tenderlib.scheduler import NoiseScheduler, SchedulerConfig
+from tenderlib.text import TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
+
+log = logging.getLogger(__name__)
+
+CONDITIONINGS = ("concat", "add", "text_transformer", "cross_attention")
+TEXT_KINDS = ("minilm", "clip")
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Architecture, diffusion and guidance of the latent denoiser. Defaults: a small CPU model;
+    `paper()` the paper's (appendix B.1)."""
+
+    latent_tokens: int = 4  # n, tokens of the VAE latent (VAEConfig.latent_tokens)
+    latent_dim: int = 128  # d_z, width of a latent token (VAEConfig.latent_dim)
+    dim: int = 128  # transformer width
+    num_layers: int = 5  # transformer layers (long skips: layers // 2 pairs + a middle one)
+    num_heads: int = 4  # attention heads
+    ff_dim: int = 512  # hidden width of the feed-forward blocks
+    dropout: float = 0.1  # dropout of the transformer
+    skip: bool = True  # long skip connections (MLD's denoiser)
+    conditioning: str = "concat"  # one of CONDITIONINGS (Table 13)
+    text_layers: int = 2  # trainable layers of the "text_transformer" conditioning
+    cond_drop_prob: float = 0.1  # training: caption replaced by the empty caption (classifier-free guidance)
+    guidance_scale: float = 7.5  # sampling default s of eq. 6
+    num_train_timesteps: int = 1000  # diffusion steps in training (SchedulerConfig)
+    beta_start: float = 8.5e-4  # scaled-linear betas (SchedulerConfig)
+    beta_end: float = 0.012
+    text_kind: str = "minilm"  # frozen text encoder: "minilm" (default, offline) or "clip" (the paper's)
+    text_model: str | None = None  # hub name or local folder; None = the kind's default
+    text_max_length: int | None = None  # token context; None = the encoder's own
+
+    def __post_init__(self):
+        def need(ok: bool, name: str, allowed: str):
+            if not ok:
+                raise ValueError(f"DenoiserConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
+
+        for name in ("latent_tokens", "latent_dim", "dim", "num_layers", "num_heads", "ff_dim", "text_layers"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        need(self.dim % self.num_heads == 0 and self.dim % 2 == 0, "dim",
+             f"even and divisible by num_heads={self.num_heads}")
+        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(self.conditioning in CONDITIONINGS, "conditioning", f"one of {CONDITIONINGS}")
+        need(0 <= self.cond_drop_prob < 1, "cond_drop_prob", "in [0, 1)")
+        need(self.guidance_scale >= 0, "guidance_scale", ">= 0")
+        need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
+        self.scheduler_config()  # validates the schedule
+
+    @classmethod
+    def paper(cls, **changes) -> "DenoiserConfig":
+        """Appendix B.1: 9 layers, width 256, latent 8 x 256, CLIP ViT-L/14@336 text, s = 7.5."""
+        sizes = dict(latent_tokens=8, latent_dim=256, dim=256, num_layers=9, num_heads=4, ff_dim=1024,
+                     dropout=0.1, skip=True, conditioning="concat", text_kind="clip")
+        return cls(**{**sizes, **changes})
+
+    @classmethod
+    def for_vae(cls, vae_config, **changes) -> "DenoiserConfig":
+        """A config whose latent shape is that of a tenderlib.vae.VAEConfig."""
+        return cls(**{"latent_tokens": vae_config.latent_tokens, "latent_dim": vae_config.latent_dim, **changes})
+
+    def scheduler_config(self) -> SchedulerConfig:
+        return SchedulerConfig(num_train_timesteps=self.num_train_timesteps, beta_start=self.beta_start,
+                               beta_end=self.beta_end)
+
+    def text_encoder_config(self) -> TextEncoderConfig:
+        return TextEncoderConfig(kind=self.text_kind, model=self.text_model, max_length=self.text_max_length,
+                                 memory_cache_size=200_000, disk_cache=True)
+
+
+def paper_train_config(num_train_clips: int, **changes) -> training.TrainConfig:
+    """The paper's diffusion training (appendix B.1): batch 256, AdamW 2e-4 without weight decay,
+    2,000 epochs of `num_train_clips` clips."""
+    if not (isinstance(num_train_clips, int) and num_train_clips >= 1):
+        raise ValueError(f"num_train_clips must be an int >= 1, got {num_train_clips!r}")
+    steps = 2000 * training.steps_per_epoch(num_train_clips, 256)
+    return training.TrainConfig(**{"batch_size": 256, "lr": 2e-4, "weight_decay": 0.0, "max_steps": steps,
+                                   **changes})
+
+
+# --------------------------------------------------------------------------------------------
+# Text features: mixing captions with the null condition
+
+
+def pad_tokens(feats: TextFeatures, length: int) -> TextFeatures:
+    """Token features padded (zeros, mask False) to `length` tokens."""
+    extra = length - feats.tokens.shape[1]
+    if extra <= 0:
+        return feats
+    return TextFeatures(F.pad(feats.tokens, (0, 0, 0, extra)), F.pad(feats.mask, (0, extra), value=False),
+                        feats.pooled)
+
+
+def select_text(cond: TextFeatures, null: TextFeatures, use_null: torch.Tensor) -> TextFeatures:
+    """Per item: `null` where use_null (B,) is True, else `cond` (null may hold 1 row: broadcast)."""
+    B = cond.pooled.shape[0]
+    if null.pooled.shape[0] == 1 and B > 1:
+        null = TextFeatures(null.tokens.expand(B, -1, -1), null.mask.expand(B, -1), null.pooled.expand(B, -1))
+    L = max(cond.tokens.shape[1], null.tokens.shape[1])
+    cond, null = pad_tokens(cond, L), pad_tokens(null, L)
+    u = use_null.to(cond.pooled.device)
+    return TextFeatures(torch.where(u[:, None, None], null.tokens, cond.tokens),  # (B, L, C)
+                        torch.where(u[:, None], null.mask, cond.mask),  # (B, L)
+                        torch.where(u[:, None], null.pooled, cond.pooled))  # (B, C)
+
+
+def cat_text(a: TextFeatures, b: TextFeatures) -> TextFeatures:
+    """Two batches of text features as one (tokens padded to the longer)."""
+    L = max(a.tokens.shape[1], b.tokens.shape[1])
+    a, b = pad_tokens(a, L), pad_tokens(b, L)
+    return TextFeatures(torch.cat([a.tokens, b.tokens]), torch.cat([a.mask, b.mask]), torch.cat([a.pooled, b.pooled]))
+
+
+# --------------------------------------------------------------------------------------------
+# Latent training data
+
+
+@dataclass(eq=False)
+class LatentBatch:
+    """B latents with their captions (one each)."""
+
+    latents: torch.Tensor  # (B, n, d_z) VAE posterior means
+    captions: list  # B captions
+    lengths: torch.Tensor  # (B,) int64 frames of each encoded clip
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def to(self, device, non_blocking: bool = False) -> "LatentBatch":
+        return LatentBatch(self.latents.to(device, non_blocking=non_blocking), self.captions,
+                           self.lengths.to(device, non_blocking=non_blocking))
+
+
+class LatentDataset(torch.utils.data.Dataset):
+    """The VAE latents of the training clips, each with its captions; one caption per item, drawn
+    from (seed, epoch, item) (call set_epoch, as tenderlib.training does)."""
+
+    def __init__(self, latents: torch.Tensor, captions: Sequence[Sequence[str]], lengths, seed: int = 0):
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
+        if latents.ndim != 3:
+            raise ValueError(f"latents must be (N, n, d), got {tuple(latents.shape)}")
+        if not (len(captions) == latents.shape[0] == lengths.shape[0]):
+            raise ValueError(f"latents ({latents.shape[0]}), captions ({len(captions)}) and lengths "
+                             f"({lengths.shape[0]}) must be as many")
+        captions = [[c] if isinstance(c, str) else list(c) for c in captions]
+        empty = [i for i, c in enumerate(captions) if not c]
+        if empty:
+            raise ValueError(f"items {empty[:10]} have no caption")
+        self.latents, self.captions, self.lengths, self.seed, self.epoch = latents, captions, lengths, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+    def __getitem__(self, k: int):
+        texts = self.captions[k]
+        pick = np.random.default_rng((self.seed, self.epoch, int(k))).integers(len(texts)) if len(texts) > 1 else 0
+        return self.latents[k], texts[pick], self.lengths[k]
+
+
+def collate_latents(items) -> LatentBatch:
+    """LatentDataset items -> LatentBatch (tenderlib.training.train's collate_fn)."""
+    if not items:
+        raise ValueError("collate_latents needs at least one item")
+    return LatentBatch(torch.stack([it[0] for it in items]), [it[1] for it in items],
+                       torch.stack([it[2] for it in items]))
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+
+
+class Denoiser(nn.Module):
+    """The latent denoiser of a DenoiserConfig (module docstring). The frozen text encoder is held
+    outside the parameters and the state dict (rebuilt from the config, as MoLIP's)."""
+
+    def __init__(self, config: DenoiserConfig = DenoiserConfig(), text_encoder: TextEncoder | None = None):
+        super().__init__()
+        self.config = c = config
+        encoder = text_encoder if text_encoder is not None else load_text_encoder(config.text_encoder_config())
+        object.__setattr__(self, "text_encoder", encoder)  # not a submodule: frozen, not saved
+        self.scheduler = NoiseScheduler(c.scheduler_config())
+        n, D = c.latent_tokens, c.dim
+        self.latent_in = nn.Linear(c.latent_dim, D)
+        self.latent_out = nn.Linear(D, c.latent_dim)
+        self.register_buffer("time_table", sinusoidal_table(c.num_train_timesteps, D), persistent=False)  # (T, D)
+        self.time_mlp = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
+        if c.conditioning in ("concat", "add"):
+            self.text_in = nn.Linear(encoder.dim, D)
+        else:  # token features
+            self.token_in = nn.Linear(encoder.token_dim, D)
+        if c.conditioning == "text_transformer":
+            self.text_pos = PositionalEmbedding(encoder.context_length, D)
+            self.text_tf = SkipTransformer(D, c.text_layers, c.num_heads, c.ff_dim, c.dropout, skip=False)
+        self.prefix = 2 if c.conditioning in ("concat", "text_transformer") else 1  # time [+ text] tokens
+        self.pos = PositionalEmbedding(self.prefix + n, D, "learned")
+        self.transformer = SkipTransformer(D, c.num_layers, c.num_heads, c.ff_dim, c.dropout, c.skip,
+                                           cross=c.conditioning == "cross_attention")
+        self.register_buffer("latent_mean", torch.zeros(n, c.latent_dim))  # (n, d_z), saved with the weights
+        self.register_buffer("latent_std", torch.ones(n, c.latent_dim))
+
+    # ---- latent standardisation ------------------------------------------------------------
+
+    @torch.no_grad()
+    def set_latent_stats(self, latents: torch.Tensor) -> None:
+        """Mean and std per latent element over training latents (N, n, d_z), N >= 2."""
+        if latents.ndim != 3 or tuple(latents.shape[1:]) != tuple(self.latent_mean.shape) or latents.shape[0] < 2:
+            raise ValueError(f"latents must be (N >= 2, {self.config.latent_tokens}, {self.config.latent_dim}), "
+                             f"got {tuple(latents.shape)}")
+        self.latent_mean.copy_(latents.float().mean(0))
+        self.latent_std.copy_(latents.float().std(0).clamp(min=1e-4))
+
+    def standardise(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.latent_mean) / self.latent_std
+
+    def unstandardise(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.latent_std + self.latent_mean
+
+    # ---- text -------------------------------------------------------------------------------
+
+    def encode_text(self, captions: Sequence[str]) -> TextFeatures:
+        """Frozen features of the captions (on the model's device); empty captions raise (tenderlib.text)."""
+        return self.text_encoder.encode(captions).to(self.latent_mean.device)
+
+    def null_text(self, batch: int = 1) -> TextFeatures:
+        """The null condition: the embedding of the empty caption."""
+        return self.text_encoder.null_features(batch).to(self.latent_mean.device)
+
+    # ---- forward ----------------------------------------------------------------------------
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, text: TextFeatures) -> torch.Tensor:
+        """x_t (B, n, d_z) standardised noisy latents, t (B,) int timesteps, text of B captions
+        -> (B, n, d_z) predicted clean (standardised) latents."""
+        c = self.config
+        B = x_t.shape[0]
+        if x_t.ndim != 3 or tuple(x_t.shape[1:]) != (c.latent_tokens, c.latent_dim):
+            raise ValueError(f"x_t must be (B, {c.latent_tokens}, {c.latent_dim}), got {tuple(x_t.shape)}")
+        t = torch.as_tensor(t, device=x_t.device).long().reshape(-1).expand(B)
+        h = self.latent_in(x_t)  # (B, n, D)
+        time = self.time_mlp(self.time_table[t].to(h.dtype))[:, None]  # (B, 1, D)
+        context = context_mask = None
+        if c.conditioning in ("concat", "add"):
+            txt = self.text_in(text.pooled.to(h.dtype))[:, None]  # (B, 1, D)
+        else:
+            tokens = self.token_in(text.tokens.to(h.dtype))  # (B, L, D)
+            if c.conditioning == "text_transformer":
+                tokens = self.text_tf(self.text_pos(tokens), mask=text.mask)  # (B, L, D)
+                m = text.mask[..., None].to(h.dtype)
+                txt = ((tokens * m).sum(1) / m.sum(1).clamp(min=1))[:, None]  # (B, 1, D) masked mean
+            else:
+                context, context_mask = tokens, text.mask
+        if c.conditioning == "add":
+            seq = torch.cat([time, h + txt], dim=1)  # (B, 1 + n, D)
+        elif c.conditioning == "cross_attention":
+            seq = torch.cat([time, h], dim=1)  # (B, 1 + n, D)
+        else:
+            seq = torch.cat([time, txt, h], dim=1)  # (B, 2 + n, D)
+        out = self.transformer(self.pos(seq), context=context, context_mask=context_mask)
+        return self.latent_out(out[:, self.prefix:])  # (B, n, d_z)
+
+    def guided(self, x_t: torch.Tensor, t, cond: TextFeatures, null: TextFeatures,
+               scale: float | None = None) -> torch.Tensor:
+        """Classifier-free guidance (eq. 6): s * cond + (1 - s) * uncond, both passes as one batch of 2B.
+        null: the null condition, 1 or B rows. scale: default config.guidance_scale; 1 = one pass."""
+        s = self.config.guidance_scale if scale is None else float(scale)
+        if not s >= 0:
+            raise ValueError(f"guidance scale must be >= 0, got {scale!r}")
+        B = x_t.shape[0]
+        if s == 1.0:
+            return self(x_t, t, cond)
+        if null.pooled.shape[0] == 1 and B > 1:
+            null = select_text(cond, null, torch.ones(B, dtype=torch.bool))
+        t = torch.as_tensor(t, device=x_t.device).long().reshape(-1).expand(B)
+        out = self(torch.cat([x_t, x_t]), torch.cat([t, t]), cat_text(cond, null))  # (2B, n, d_z)
+        c, u = out[:B], out[B:]
+        return s * c + (1 - s) * u
+
+    # ---- objective --------------------------------------------------------------------------
+
+    def training_loss(self, batch: LatentBatch) -> torch.Tensor:
+        """MSE between the predicted and the true standardised latent (eq. 5), captions dropped to the
+        null condition with probability cond_drop_prob. Randomness from the global torch RNG, which
+        tenderlib.training seeds per step."""
+        x0 = self.standardise(batch.latents)  # (B, n, d_z)
+        B = x0.shape[0]
+        t = torch.randint(0, self.scheduler.num_train_timesteps, (B,), device=x0.device)
+        noise = torch.randn_like(x0)
+        x_t = self.scheduler.add_noise(x0, noise, t)
+        drop = torch.rand(B, device=x0.device) < self.config.cond_drop_prob
+        text = select_text(self.encode_text(batch.captions), self.null_text(1), drop)
+        return F.mse_loss(self(x_t, t, text), x0)
+
+
+def build(config: DenoiserConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> Denoiser:
+    """A freshly initialised Denoiser, its weights fixed by `seed`."""
+    training.seed_everything(seed)
+    return Denoiser(config, text_encoder)
+
+
+# --------------------------------------------------------------------------------------------
+# Load or train by config
+
+
+@dataclass
+class DenoiserRun:
+    model: Denoiser  # trained, in eval mode
+    run_dir: Path  # outputs/<profile>/checkpoints/tender-<hash>/
+    trained_now: bool  # False when loaded from an existing run with the same configs
+    step: int
+    seconds: float  # wall time of this call (training or loading)
+    history: list = field(default_factory=list)
+    train_clips: int = 0
+
+
+RUN_NAME = "tender"  # run folders: outputs/<profile>/checkpoints/tender-<hash>/
+
+
+@dataclass(frozen=True)
+class LatentKey:
+    """Which latents a denoiser trained on (hashed into its run folder with the configs)."""
+
+    vae_run: str  # the VAE's run folder name: vae-<hash of its configs and data>
+    store: str  # the store's folder name
+    selection: Any = None  # which clips were encoded (a tenderlib.store.Selection)
+
+
+def load_or_train(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,
+                  data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> DenoiserRun:
+    """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
+    folder when a finished run is there, else trained (resuming a killed run)."""
+    folder = training.run_dir(profile, RUN_NAME, config, training.weight_identity(train_config), data_key)
+    model = build(config, train_config.seed, text_encoder)
+    model.set_latent_stats(latents.latents)
+
+    def make_dataset():
+        model.text_encoder.encode(sorted({t for texts in latents.captions for t in texts}))  # warm the cache
+        return latents
+
+    r = training.load_or_train(model, train_config, folder, make_dataset, config=config, collate_fn=collate_latents)
+    return DenoiserRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(latents))
+
+
+def load(checkpoint, device: str | torch.device = "cpu", text_encoder: TextEncoder | None = None) -> Denoiser:
+    """The denoiser saved in a checkpoint folder, built from its own config, in eval mode."""
+    cfg = training.read_config(checkpoint, DenoiserConfig)
+    model = Denoiser(cfg, text_encoder).to(device)
+    return training.load_weights(model, checkpoint, cfg).eval()
+

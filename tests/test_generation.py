@@ -1,0 +1,250 @@
+"""The Tender pipeline: shapes, seeding, pixel placement, lengths, save/load, the writers, bad input."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from fakes import WordEncoder
+from tenderlib import denoiser, generation, training, vae
+from tenderlib.denoiser import DenoiserConfig
+from tenderlib.generation import LengthSampler, Tender
+from tenderlib.readers import MMPoseConfig, read_mmpose
+from tenderlib.skeleton import NUM_KEYPOINTS
+
+
+VAE_TINY = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, latent_dim=8, num_layers=1, num_heads=2,
+                         ff_dim=16, max_frames=24, dropout=0.0)
+DEN_TINY = DenoiserConfig.for_vae(VAE_TINY, dim=16, num_layers=3, num_heads=2, ff_dim=32, dropout=0.0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return WordEncoder(dim=12, context=16)
+
+
+@pytest.fixture(scope="module")
+def pipe(encoder):
+    v = vae.build(VAE_TINY, 0).eval()
+    d = denoiser.build(DEN_TINY, 0, encoder).eval()
+    d.set_latent_stats(torch.randn(10, 2, 8, generator=torch.Generator().manual_seed(0)) * 2 + 1)
+    return Tender(v, d, LengthSampler.fit([5, 9, 12, 30, 40], max_length=20), fps=10.0)
+
+
+CAPS = ["a person waves the right hand", "someone jumps twice", "a woman bows"]
+
+
+def test_generate_shapes_lengths_and_pixels(pipe):
+    out = pipe.generate(CAPS, lengths=[4, 7, 20], generator=torch.Generator().manual_seed(0), steps=5)
+    assert out.features.shape == (3, 20, NUM_KEYPOINTS, 3) and out.mask.shape == (3, 20)
+    assert out.mask.sum(1).tolist() == [4, 7, 20]
+    assert (out.features[0, 4:] == 0).all() and (out.confidence[1, 7:] == 0).all()
+    assert (out.confidence >= 0).all()
+    # pixels = features * 0.4 * min(W, H) + (W / 2, H / 2), the documented placement
+    center, scale = generation.placement((512, 512))
+    assert scale == pytest.approx(204.8)
+    np.testing.assert_allclose(out.keypoints, out.features[..., :2].numpy() * scale + center, rtol=1e-5, atol=1e-3)
+    m = out.motion(1)
+    assert m.keypoints.shape == (7, NUM_KEYPOINTS, 2) and m.texts == [CAPS[1]] and m.fps == 10.0
+    wide = pipe.generate(CAPS[:1], lengths=[4], generator=torch.Generator().manual_seed(0), steps=5,
+                         image_size=(640, 480))
+    center, scale = generation.placement((640, 480))
+    np.testing.assert_allclose(wide.keypoints[0], wide.features[0, ..., :2].numpy() * 192.0 + (320, 240),
+                               rtol=1e-5, atol=1e-3)
+
+
+def test_seeded_by_the_generator(pipe):
+    a = pipe.generate(CAPS, generator=torch.Generator().manual_seed(3), steps=4)
+    b = pipe.generate(CAPS, generator=torch.Generator().manual_seed(3), steps=4)
+    c = pipe.generate(CAPS, generator=torch.Generator().manual_seed(4), steps=4)
+    assert torch.equal(a.features, b.features) and torch.equal(a.lengths, b.lengths)
+    assert not torch.equal(a.latents, c.latents)
+    # default lengths come from the training distribution, capped at max_length
+    assert set(a.lengths.tolist()) <= {5, 9, 12, 20}
+    d = pipe.generate(CAPS, generator=torch.Generator().manual_seed(3), steps=4, eta=1.0)
+    e = pipe.generate(CAPS, generator=torch.Generator().manual_seed(3), steps=4, eta=1.0)
+    assert torch.equal(d.latents, e.latents) and not torch.equal(d.latents, a.latents)
+
+
+def test_sampling_loop_matches_scheduler_by_hand(pipe):
+    """sample_latents is DDIM over the guided denoiser, from x_T drawn first from the generator."""
+    d = pipe.denoiser
+    g = torch.Generator().manual_seed(5)
+    got = pipe.sample_latents(CAPS[:2], g, steps=3, guidance_scale=2.0)
+    x = torch.randn(2, 2, 8, generator=torch.Generator().manual_seed(5))
+    cond, null = d.encode_text(CAPS[:2]), d.null_text(1)
+    ts = d.scheduler.set_timesteps(3)
+    for t in ts.tolist():
+        x0 = d.guided(x, torch.full((2,), t), cond, null, 2.0)
+        x = d.scheduler.step(x0, t, x).prev_sample
+    torch.testing.assert_close(got, d.unstandardise(x))
+
+
+def test_batches_and_multimodality_groups(pipe):
+    caps = [c for c in CAPS[:2] for _ in range(3)]
+    out = pipe.generate(caps, lengths=[6] * 6, generator=torch.Generator().manual_seed(0), steps=2, batch_size=4)
+    feats, mask = out.grouped(3)
+    assert feats.shape == (2, 3, 6, NUM_KEYPOINTS, 3) and mask.shape == (2, 3, 6)
+    assert not torch.equal(feats[0, 0], feats[0, 1])  # different noise for each repeat
+    with pytest.raises(ValueError, match="repeats"):
+        out.grouped(4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(captions=[]), "captions must hold at least one"),
+    (dict(captions="a person waves"), "not a single string"),
+    (dict(captions=["ok", " "]), r"captions\[1\]"),
+    (dict(captions=CAPS, lengths=[0, 5, 5]), r"lengths must be in \[1, 20\]"),
+    (dict(captions=CAPS, lengths=[5, 21, 5]), r"lengths must be in \[1, 20\]"),
+    (dict(captions=CAPS, lengths=[5, 5]), "one length per caption"),
+    (dict(captions=CAPS, guidance_scale=-1.0), "guidance_scale must be >= 0"),
+    (dict(captions=CAPS, steps=0), "steps"),
+    (dict(captions=CAPS, eta=-0.5), "eta"),
+    (dict(captions=CAPS, image_size=(0, 10)), "image_size"),
+])
+def test_bad_input(pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.generate(**kwargs)
+
+
+def test_mismatched_models(encoder):
+    v = vae.build(VAE_TINY, 0)
+    d = denoiser.build(DenoiserConfig(latent_tokens=3, latent_dim=8, dim=16, num_layers=1, num_heads=2, ff_dim=16),
+                       0, encoder)
+    with pytest.raises(ValueError, match="latents"):
+        Tender(v, d, LengthSampler.fit([5], 10))
+    with pytest.raises(ValueError, match="max_frames"):
+        Tender(v, denoiser.build(DEN_TINY, 0, encoder), LengthSampler.fit([5], 100))
+
+
+def test_save_load_round_trip(pipe, encoder, tmp_path):
+    ckpts = tmp_path / "outputs" / "smoke" / "checkpoints"
+    vae_ckpt = training.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
+    run = ckpts / "tender-y"
+    training.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
+    pipe.save(run, vae_ckpt)
+    assert json.loads((run / "pipeline.json").read_text())["vae_checkpoint"] == "../vae-x/step_00000010"
+    loaded = Tender.load(run, text_encoder=encoder)
+    a = pipe.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
+    b = loaded.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
+    torch.testing.assert_close(a.features, b.features)
+    assert generation.find_run(tmp_path) == run
+    assert generation.find_run(tmp_path, profile="smoke") == run
+    with pytest.raises(FileNotFoundError, match="notebook 03"):
+        generation.find_run(tmp_path, profile="default")
+    with pytest.raises(FileNotFoundError, match="pipeline.json"):
+        Tender.load(ckpts / "vae-x")
+
+
+def test_written_json_round_trips_through_our_mmpose_reader(pipe, tmp_path):
+    out = pipe.generate(CAPS, lengths=[4, 6, 3], generator=torch.Generator().manual_seed(0), steps=2)
+    paths = generation.write_outputs(out, 1, tmp_path / "gen" / "wave")
+    assert [p.suffix for p in paths] == [".json", ".txt", ".npz", ".gif"] and all(p.is_file() for p in paths)
+    (m,) = list(read_mmpose(tmp_path / "gen", MMPoseConfig(fps=10.0, image_size=(512, 512))))
+    assert m.texts == [CAPS[1]]
+    np.testing.assert_allclose(m.keypoints, out.keypoints[1, :6], atol=1e-3)
+    np.testing.assert_allclose(m.confidence, out.confidence[1, :6], atol=1e-4)
+    npz = np.load(paths[2])
+    np.testing.assert_array_equal(npz["keypoints"], out.keypoints[1, :6])
+    assert str(npz["caption"]) == CAPS[1]
+
+
+def test_length_sampler():
+    s = LengthSampler.fit([3, 50, 7], max_length=10)
+    assert s.lengths == (3, 7, 10)
+    draws = s.sample(200, torch.Generator().manual_seed(0))
+    assert set(draws.tolist()) == {3, 7, 10}
+    with pytest.raises(ValueError, match="lengths"):
+        LengthSampler.fit([], 10)
+    with pytest.raises(ValueError, match="max_length"):
+        LengthSampler.fit([3], 0)
+
+
+def test_long_caption_truncated_with_one_warning(pipe, caplog):
+    """The real MiniLM encoder (offline): captions beyond its 256-token context warn once."""
+    from tenderlib.text import TextEncoderConfig, load_text_encoder
+
+    enc = load_text_encoder(TextEncoderConfig(memory_cache_size=0))
+    d = denoiser.build(DenoiserConfig.for_vae(VAE_TINY, dim=16, num_layers=1, num_heads=2, ff_dim=16), 0, enc)
+    p = Tender(pipe.vae, d, pipe.length_sampler, pipe.fps)
+    long = " ".join(["wave"] * 400)
+    with caplog.at_level(logging.WARNING, logger="tenderlib"):
+        p.generate([long, long + " again"], lengths=[3, 3], steps=1)
+        p.generate([long + " once more"], lengths=[3], steps=1)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "trunc" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+# --- notebook 03's path: latents of a store, runs by config, scoring ---------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    from tenderlib.motion import Motion
+    from tenderlib.store import build_store
+
+    rng = np.random.default_rng(0)
+    clips = []
+    for i in range(12):
+        T = int(rng.integers(6, 20))
+        kp = (rng.random((T, NUM_KEYPOINTS, 2)) * [640, 480]).astype(np.float32)
+        conf = (0.1 + rng.random((T, NUM_KEYPOINTS))).astype(np.float32)
+        clips.append(Motion(keypoints=kp, confidence=conf, texts=[f"clip {i} waves", f"clip {i} jumps"],
+                            source="syn-k400", fps=20.0, image_size=(640, 480), clip_id=f"v{i:03d}"))
+    return build_store(clips, tmp_path_factory.mktemp("gen") / "store")
+
+
+def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encoder):
+    from tenderlib import metrics, molip
+    from tenderlib.store import Selection
+
+    (tender_root / "pyproject.toml").write_text("")
+    sel = Selection(split="all")
+    tc = training.TrainConfig(max_steps=3, batch_size=4, progress="off")
+    vae_run = vae.load_or_train(VAE_TINY, tc, tiny_store, sel, "test")
+    first = generation.fit_pipeline(vae_run, DEN_TINY, tc, tiny_store, sel, "test", text_encoder=encoder)
+    assert first.trained_now and first.train_clips == 12 and (first.run_dir / "pipeline.json").is_file()
+    assert first.pipe.fps == 20.0 and first.pipe.max_length == VAE_TINY.max_frames
+    again = generation.fit_pipeline(vae_run, DEN_TINY, tc, tiny_store, sel, "test", text_encoder=encoder)
+    assert not again.trained_now and again.run_dir == first.run_dir
+    other = generation.fit_pipeline(vae_run, dataclasses.replace(DEN_TINY, conditioning="add"), tc, tiny_store, sel,
+                                    "test", text_encoder=encoder, publish=False)
+    assert other.run_dir != first.run_dir and not (other.run_dir / "pipeline.json").exists()
+    assert generation.find_run(profile="test") == first.run_dir
+    # scoring: a tiny MoLIP, small R-Precision groups
+    evaluator = molip.build(molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2,
+                                              ff_dim=16, embed_dim=8), 0, encoder)
+    test = np.arange(12)
+    reference = np.random.default_rng(0).standard_normal((12, 8)).astype(np.float32)
+    mc = metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4, mm_pairs=2)
+    res = generation.score(first.pipe, evaluator, tiny_store, test, mc, reference, steps=2, mm_texts=3, mm_repeats=2)
+    row = generation.result_row(res)
+    assert res.num_samples == 12 and {"top1", "fid", "multimodality", "multimodality_conf"} <= set(row)
+    captions, lengths = generation.prompts_for(tiny_store, test[:2], first.pipe.max_length)
+    assert captions == ["clip 0 waves", "clip 1 waves"] and all(1 <= n <= VAE_TINY.max_frames for n in lengths)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(subset="D9"), "subset"),
+    (dict(data_frac=0.0), "data_frac"),
+    (dict(data_fracs=(0.5, 0.2)), "data_fracs"),
+    (dict(conditionings=("concat", "film")), "conditionings"),
+    (dict(guidance_scales=(-1.0,)), "guidance_scales"),
+    (dict(mm_repeats=1), "mm_repeats"),
+    (dict(steps=0), "steps"),
+])
+def test_experiment_config_bad_input(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        generation.TenderExperimentConfig(**kwargs)
