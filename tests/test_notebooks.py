@@ -43,6 +43,18 @@ def test_profile_files_name_only_known_parameters(path):
         assert names <= known, f"{f.relative_to(ROOT)}: unknown {sorted(names - known)}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_infers_every_parameter(path):
+    """`papermill --help-notebook` lists the whole parameters cell (a comment holding '=' once hid
+    the names from papermill's parser, which then warned 'unknown parameter' on every run)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    names = {t.id for node in ast.parse(cell.source).body for t in node.targets}
+    assert set(papermill.inspect_notebook(str(path))) == names
+
+
 @pytest.mark.parametrize("parameters, message", [
     ({"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
     ({"data_frac": 1.5}, "data_frac"),
