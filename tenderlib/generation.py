@@ -440,14 +440,14 @@ class TenderRun:
 def latent_dataset(vae_run, store, selection, seed: int = 0):
     """The training latents of `selection` (VAE posterior means of centre crops, tenderlib.vae) with
     every caption of each clip -> (LatentDataset, LatentKey)."""
-    from tenderlib import vae as vae_mod
+    from tenderlib import vae_runs
     from tenderlib.denoiser import LatentDataset, LatentKey
 
     indices = store.select(selection)
     if indices.size == 0:
         raise ValueError(f"selection {selection} holds no clip")
-    ds = vae_mod.eval_dataset(store, indices, vae_run.model.cfg)
-    mu, lengths = vae_mod.encode_dataset(vae_run.model, ds)
+    ds = vae_runs.eval_dataset(store, indices, vae_run.model.cfg)
+    mu, lengths = vae_runs.encode_dataset(vae_run.model, ds)
     captions = [store.texts(int(i)) for i in ds.indices]
     key = LatentKey(Path(vae_run.run_dir).name, Path(store.path).name, selection)
     return LatentDataset(mu, captions, lengths, seed), key

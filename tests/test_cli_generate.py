@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fakes import WordEncoder
-from tenderlib import cli, denoiser, generation, training, vae
+from tenderlib import cli, denoiser, generation, training, vae, vae_runs
 from tenderlib.readers import MMPoseConfig, read_mmpose
 
 from test_generation import DEN_TINY, VAE_TINY  # noqa: E402
@@ -30,7 +30,7 @@ def trained_run(tender_root, word_encoder):
     """A tiny Tender trained for a few steps, saved as notebook 03 saves it, in a temporary TENDER_ROOT."""
     torch.set_num_threads(1)
     ckpts = tender_root / "outputs" / "smoke" / "checkpoints"
-    vae_ckpt = training.save_checkpoint(ckpts / "vae-test", vae.build(VAE_TINY, 0), 1, config=VAE_TINY)
+    vae_ckpt = training.save_checkpoint(ckpts / "vae-test", vae_runs.build(VAE_TINY, 0), 1, config=VAE_TINY)
     latents = torch.randn(8, 2, 8, generator=torch.Generator().manual_seed(0))
     data = denoiser.LatentDataset(latents, [[CAPTION], ["someone jumps"]] * 4, [10] * 8)
     run = denoiser.load_or_train(DEN_TINY, training.TrainConfig(max_steps=3, batch_size=4, progress="off"), data,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fakes import WordEncoder
-from tenderlib import denoiser, generation, training, vae
+from tenderlib import denoiser, generation, training, vae, vae_runs
 from tenderlib.denoiser import DenoiserConfig
 from tenderlib.generation import LengthSampler, Tender
 from tenderlib.readers import MMPoseConfig, read_mmpose
@@ -37,7 +37,7 @@ def encoder():
 
 @pytest.fixture(scope="module")
 def pipe(encoder):
-    v = vae.build(VAE_TINY, 0).eval()
+    v = vae_runs.build(VAE_TINY, 0).eval()
     d = denoiser.build(DEN_TINY, 0, encoder).eval()
     d.set_latent_stats(torch.randn(10, 2, 8, generator=torch.Generator().manual_seed(0)) * 2 + 1)
     return Tender(v, d, LengthSampler.fit([5, 9, 12, 30, 40], max_length=20), fps=10.0)
@@ -120,7 +120,7 @@ def test_bad_input(pipe, kwargs, message):
 
 
 def test_mismatched_models(encoder):
-    v = vae.build(VAE_TINY, 0)
+    v = vae_runs.build(VAE_TINY, 0)
     d = denoiser.build(DenoiserConfig(latent_tokens=3, latent_dim=8, dim=16, num_layers=1, num_heads=2, ff_dim=16),
                        0, encoder)
     with pytest.raises(ValueError, match="latents"):
@@ -213,7 +213,7 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
     (tender_root / "pyproject.toml").write_text("")
     sel = Selection(split="all")
     tc = training.TrainConfig(max_steps=3, batch_size=4, progress="off")
-    vae_run = vae.load_or_train(VAE_TINY, tc, tiny_store, sel, "test")
+    vae_run = vae_runs.load_or_train(VAE_TINY, tc, tiny_store, sel, "test")
     first = generation.fit_pipeline(vae_run, DEN_TINY, tc, tiny_store, sel, "test", text_encoder=encoder)
     assert first.trained_now and first.train_clips == 12 and (first.run_dir / "pipeline.json").is_file()
     assert first.pipe.fps == 20.0 and first.pipe.max_length == VAE_TINY.max_frames

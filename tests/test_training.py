@@ -15,7 +15,8 @@ from tenderlib.motion import NUM_KEYPOINTS, Motion
 from tenderlib.skeleton import REGIONS
 from tenderlib.store import build_store
 from tenderlib.training import CheckpointMismatchError, TrainConfig, train
-from tenderlib.vae import PAVAE, VAEConfig, evaluate_reconstruction
+from tenderlib.vae import PAVAE, VAEConfig
+from tenderlib.vae_runs import evaluate_reconstruction
 
 TINY = VAEConfig(spatial_dim=8, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2, ff_dim=32,
                  max_frames=12, dropout=0.1, velocity_weight=0.5)

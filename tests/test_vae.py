@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tenderlib import params
+from tenderlib import params, vae_runs
 from tenderlib.losses import (
     confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
 )
@@ -311,64 +311,64 @@ def _run_args(**changes):
 
 
 def test_load_or_train_trains_once_then_loads(tiny_store, tmp_root):
-    from tenderlib import training, vae
+    from tenderlib import training
 
     cfg, tc, sel = _run_args()
-    first = vae.load_or_train(cfg, tc, tiny_store, sel, "test")
+    first = vae_runs.load_or_train(cfg, tc, tiny_store, sel, "test")
     assert first.trained_now and first.step == 4 and first.train_clips == 10
     assert first.run_dir.parent == tmp_root / "outputs" / "test" / "checkpoints" and first.run_dir.name.startswith("vae-")
-    again = vae.load_or_train(cfg, tc, tiny_store, sel, "test")
+    again = vae_runs.load_or_train(cfg, tc, tiny_store, sel, "test")
     assert not again.trained_now and again.step == 4 and again.history == first.history
-    ds = vae.eval_dataset(tiny_store, np.arange(10), cfg)
-    a, b = vae.encode_dataset(first.model, ds, batch_size=3), vae.encode_dataset(again.model, ds, batch_size=3)
+    ds = vae_runs.eval_dataset(tiny_store, np.arange(10), cfg)
+    a, b = vae_runs.encode_dataset(first.model, ds, batch_size=3), vae_runs.encode_dataset(again.model, ds, batch_size=3)
     torch.testing.assert_close(a.mu, b.mu, rtol=0, atol=0)
     # another config is another run; a checkpoint loaded into the wrong config names the field
     other = dataclasses.replace(cfg, latent_tokens=3)
-    assert vae.run_dir_for(other, tc, tiny_store, sel, "test") != first.run_dir
+    assert vae_runs.run_dir_for(other, tc, tiny_store, sel, "test") != first.run_dir
     with pytest.raises(training.CheckpointMismatchError, match="latent_tokens"):
-        training.load_weights(vae.build(other), training.latest_checkpoint(first.run_dir), other)
+        training.load_weights(vae_runs.build(other), training.latest_checkpoint(first.run_dir), other)
     # logging and device fields do not change the run folder
     quiet = dataclasses.replace(tc, log_every=3, progress="on", checkpoint_every=1)
-    assert vae.run_dir_for(cfg, quiet, tiny_store, sel, "test") == first.run_dir
+    assert vae_runs.run_dir_for(cfg, quiet, tiny_store, sel, "test") == first.run_dir
 
 
 def test_load_or_train_resumes_a_killed_run_exactly(tiny_store, tmp_root):
     import shutil
 
-    from tenderlib import vae
+
 
     cfg, tc, sel = _run_args()
-    full = vae.load_or_train(cfg, tc, tiny_store, sel, "a")
+    full = vae_runs.load_or_train(cfg, tc, tiny_store, sel, "a")
     # the same run killed after its step-2 checkpoint: only step_00000002 is there
-    killed = vae.run_dir_for(cfg, tc, tiny_store, sel, "b")
+    killed = vae_runs.run_dir_for(cfg, tc, tiny_store, sel, "b")
     shutil.copytree(full.run_dir / "step_00000002", killed / "step_00000002")
-    resumed = vae.load_or_train(cfg, tc, tiny_store, sel, "b")
+    resumed = vae_runs.load_or_train(cfg, tc, tiny_store, sel, "b")
     assert resumed.trained_now and resumed.step == 4
     for k, v in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
 
 
 def test_encode_dataset_matches_encode_and_lengths(tiny_store):
-    from tenderlib import vae
+
     from tenderlib.dataset import collate
 
     m = model(max_frames=12)
-    ds = vae.eval_dataset(tiny_store, np.arange(10), m.cfg)
-    mu, lengths = vae.encode_dataset(m, ds, batch_size=4)
+    ds = vae_runs.eval_dataset(tiny_store, np.arange(10), m.cfg)
+    mu, lengths = vae_runs.encode_dataset(m, ds, batch_size=4)
     assert mu.shape == (10, m.cfg.latent_tokens, m.cfg.latent_dim) and lengths.dtype == torch.int64
     assert lengths.tolist() == [min(int(n), 12) for n in tiny_store.index.length[:10]]
     one = collate([ds[7]])
     torch.testing.assert_close(mu[7:8], m.encode(one.features, one.mask)[0], atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="empty"):
-        vae.encode_dataset(m, vae.eval_dataset(tiny_store, [], m.cfg))
+        vae_runs.encode_dataset(m, vae_runs.eval_dataset(tiny_store, [], m.cfg))
 
 
 def test_reconstruct_returns_the_clip_in_pixels(tiny_store):
-    from tenderlib import vae
+
 
     m = model(max_frames=12)
-    ds = vae.eval_dataset(tiny_store, np.arange(10), m.cfg)
-    recs = vae.reconstruct(m, ds, [0, 2])
+    ds = vae_runs.eval_dataset(tiny_store, np.arange(10), m.cfg)
+    recs = vae_runs.reconstruct(m, ds, [0, 2])
     for r, k in zip(recs, (0, 2)):
         item = ds[k]
         frames = tiny_store.frames(item.index)[item.start:item.start + item.length]  # (T, K, 3) pixels
@@ -377,13 +377,13 @@ def test_reconstruct_returns_the_clip_in_pixels(tiny_store):
         np.testing.assert_array_equal(r.truth_confidence, frames[..., 2])
         assert r.pred.shape == r.truth.shape and r.pred_confidence.shape == r.truth_confidence.shape
     plain = model(max_frames=12, cag=False)
-    r = vae.reconstruct(plain, ds, [1])[0]
+    r = vae_runs.reconstruct(plain, ds, [1])[0]
     np.testing.assert_array_equal(r.pred_confidence, r.truth_confidence)  # without CAG: the true confidence
 
 
 def test_velocity_error_hand_computed():
     from tenderlib.dataset import Batch
-    from tenderlib.vae import _velocity_error
+    from tenderlib.vae_runs import _velocity_error
 
     f = torch.zeros(1, 3, NUM_KEYPOINTS, 3)
     f[..., 2] = 1.0
@@ -409,9 +409,9 @@ def test_velocity_error_hand_computed():
     ("velocity+weighted+cag", dict(cag=True, conf_weighted=True, velocity_weight=0.5)),
 ])
 def test_ablation_config_names(name, expect):
-    from tenderlib import vae
 
-    cfg = vae.ablation_config(VAEConfig(), name, velocity_weight=0.5)
+
+    cfg = vae_runs.ablation_config(VAEConfig(), name, velocity_weight=0.5)
     assert {k: getattr(cfg, k) for k in expect} == expect
     if name.startswith(("VAE", "PA-VAE")):
         assert cfg.name == name
@@ -423,14 +423,14 @@ def test_ablation_config_names(name, expect):
     (dict(subset="D4"), "subset"), (dict(ablation_steps=-1), "ablation_steps"),
 ])
 def test_experiment_config_rejects_bad_values(bad, word):
-    from tenderlib import vae
+
 
     with pytest.raises(ValueError, match=word):
-        vae.VAEExperimentConfig(**bad)
+        vae_runs.VAEExperimentConfig(**bad)
 
 
 def test_paper_vae_tables_agree_with_each_other():
-    from tenderlib import paper, vae
+    from tenderlib import paper
 
     t5, t14 = paper.table5().set_index("method"), paper.table14().set_index("method")
     shared = [m for m in t14.index if m != "PA-VAE-1-2"]  # its FID is printed 10.0147 / 20.0147
@@ -438,12 +438,12 @@ def test_paper_vae_tables_agree_with_each_other():
     for col in ("top1", "fid", "diversity"):
         np.testing.assert_array_equal(t5.loc[shared, col], t14.loc[shared, col])
     t7, t16 = paper.table7(), paper.table16()
-    assert list(t16["method"]) == list(vae.OBJECTIVES)
+    assert list(t16["method"]) == list(vae_runs.OBJECTIVES)
     np.testing.assert_array_equal(t7[["top1", "fid", "diversity"]], t16[["top1", "fid", "diversity"]])
     assert t16.loc[0, "top1"] == t14.loc["PA-VAE-2-4", "top1"]  # the same model
     # every part-variant row names a config of ours
     for m, row in t5.iterrows():
-        cfg = vae.ablation_config(VAEConfig(), m)
+        cfg = vae_runs.ablation_config(VAEConfig(), m)
         assert (cfg.spatial_layers, cfg.num_parts) == (row["spatial_layers"], row["num_parts"])
     t12 = paper.table12()
     assert (t12["setting"].str.extract(r"Ours-(\d+)-(\d+)-(\d+)").astype(int).to_numpy()
