@@ -34,8 +34,7 @@ the VAE's latent space.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -351,15 +350,7 @@ def build(config: DenoiserConfig, seed: int = 0, text_encoder: TextEncoder | Non
 # Load or train by config
 
 
-@dataclass
-class DenoiserRun:
-    model: Denoiser  # trained, in eval mode
-    run_dir: Path  # outputs/<profile>/checkpoints/tender-<hash>/
-    trained_now: bool  # False when loaded from an existing run with the same configs
-    step: int
-    seconds: float  # wall time of this call (training or loading)
-    history: list = field(default_factory=list)
-    train_clips: int = 0
+DenoiserRun = training.ModelRun  # .model: a Denoiser; .run_dir: outputs/<profile>/checkpoints/tender-<hash>/
 
 
 RUN_NAME = "tender"  # run folders: outputs/<profile>/checkpoints/tender-<hash>/

@@ -392,15 +392,7 @@ def laterality_check(model: MoLIP, store: Store, indices, batch_size: int = 256,
 DataKey = training.DataKey  # kept for callers of molip.DataKey
 
 
-@dataclass
-class MoLIPRun:
-    model: MoLIP  # trained, in eval mode
-    run_dir: Path  # outputs/<profile>/checkpoints/molip-<hash>/
-    trained_now: bool  # False when loaded from an existing run with the same configs
-    step: int
-    seconds: float  # wall time of this call (training or loading)
-    history: list = field(default_factory=list)
-    train_clips: int = 0
+MoLIPRun = training.ModelRun  # .model: a MoLIP; .run_dir: outputs/<profile>/checkpoints/molip-<hash>/
 
 
 def run_dir_for(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,

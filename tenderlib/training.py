@@ -131,6 +131,19 @@ class TrainResult:
     trained_now: bool = True  # False when load_or_train found a finished run and only loaded it
 
 
+@dataclass
+class ModelRun:
+    """What the models' `load_or_train` return (vae_runs, molip, denoiser): a trained model by config."""
+
+    model: nn.Module  # trained, in eval mode
+    run_dir: Path  # outputs/<profile>/checkpoints/<name>-<hash of the configs and the data>/
+    trained_now: bool  # False when loaded from an existing run with the same configs
+    step: int
+    seconds: float  # wall time of this call (training or loading)
+    history: list = field(default_factory=list)  # loss terms every log_every steps
+    train_clips: int = 0  # training items (clips or latents) the run saw
+
+
 # --------------------------------------------------------------------------------------------
 # Seeds
 

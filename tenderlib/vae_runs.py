@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
+from tenderlib import training
 from tenderlib.losses import PartErrors, part_errors
 from tenderlib.vae import PAVAE, VAEConfig
 
@@ -176,21 +177,11 @@ class VAEExperimentConfig:
 # Load or train by config; latents and reconstructions of a dataset
 
 
-@dataclass
-class VAERun:
-    model: PAVAE  # trained, in eval mode
-    run_dir: Path  # outputs/<profile>/checkpoints/vae-<hash>/
-    trained_now: bool  # False when loaded from an existing run with the same configs
-    step: int
-    seconds: float  # wall time of this call (training or loading)
-    history: list = field(default_factory=list)  # loss terms every log_every steps
-    train_clips: int = 0
+VAERun = training.ModelRun  # .model: a PAVAE; .run_dir: outputs/<profile>/checkpoints/vae-<hash>/
 
 
 def build(config: VAEConfig, seed: int = 0) -> PAVAE:
     """A freshly initialised PAVAE, its weights fixed by `seed`."""
-    from tenderlib import training
-
     training.seed_everything(seed)
     return PAVAE(config)
 
@@ -212,8 +203,6 @@ def eval_dataset(store, indices, config: VAEConfig):
 
 def run_dir_for(config: VAEConfig, train_config, store, selection, profile: str) -> Path:
     """outputs/<profile>/checkpoints/vae-<hash of the model, training and data configs>/."""
-    from tenderlib import training
-
     return training.data_run_dir(profile, "vae", config, train_config, store, selection)
 
 
@@ -221,8 +210,6 @@ def load_or_train(config: VAEConfig, train_config, store, selection, profile: st
     """The VAE trained with these configs on `selection` of `store`: loaded from its run folder if a
     finished run is there (checked against the config: CheckpointMismatchError names the fields),
     else trained, resuming a killed run from its last checkpoint."""
-    from tenderlib import training
-
     folder = run_dir_for(config, train_config, store, selection, profile)
     indices = store.select(selection)
     model = build(config, train_config.seed)

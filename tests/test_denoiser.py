@@ -15,12 +15,7 @@ from tenderlib.denoiser import (CONDITIONINGS, DenoiserConfig, LatentDataset, ca
 TINY = DenoiserConfig(latent_tokens=2, latent_dim=8, dim=16, num_layers=3, num_heads=2, ff_dim=32, dropout=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

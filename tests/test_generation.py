@@ -22,12 +22,7 @@ VAE_TINY = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, laten
 DEN_TINY = DenoiserConfig.for_vae(VAE_TINY, dim=16, num_layers=3, num_heads=2, ff_dim=32, dropout=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

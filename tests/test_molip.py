@@ -17,13 +17,7 @@ TINY = molip.MoLIPConfig(max_frames=16, frame_stride=2, dim=32, motion_layers=1,
                          ff_dim=64, embed_dim=16, dropout=0.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: tiny models run several times faster than with two on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
