@@ -16,6 +16,8 @@ from tenderlib import notebooks
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 NB01 = ROOT / "notebooks" / "01_data_exploration.ipynb"
+NB02 = ROOT / "notebooks" / "02_vae.ipynb"
+NB03 = ROOT / "notebooks" / "03_diffusion.ipynb"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -55,43 +57,21 @@ def test_papermill_infers_every_parameter(path):
     assert set(papermill.inspect_notebook(str(path))) == names
 
 
-@pytest.mark.parametrize("parameters, message", [
-    ({"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
-    ({"data_frac": 1.5}, "data_frac"),
-    ({"num_clips": -5}, "num_clips"),
-    ({"example_action": "moonwalk"}, "example_action"),
-    ({"sources": ["syn-youtube"]}, "syn-k400"),               # the error lists the allowed sources
-])
-def test_notebook01_stops_on_bad_parameters(tmp_path, parameters, message):
+@pytest.mark.parametrize("path, parameters, message", [
+    (NB01, {"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
+    (NB01, {"data_frac": 1.5}, "data_frac"),
+    (NB01, {"num_clips": -5}, "num_clips"),
+    (NB01, {"example_action": "moonwalk"}, "example_action"),
+    (NB01, {"sources": ["syn-youtube"]}, "syn-k400"),               # the error lists the allowed sources
+    (NB02, {"num_part": 4}, "num_part"),                              # a typo: papermill alone would only warn
+    (NB02, {"num_parts": 5}, "num_parts"),
+    (NB02, {"part_variants": ["PA-VAE-2-4", "PA-VAE-9"]}, "PA-VAE-9"),  # the error names the bad row
+    (NB03, {"conditioning": "film"}, "conditioning"),              # Table 13's variants are listed in the error
+    (NB03, {"data_frac": 1.5}, "data_frac"),
+    (NB03, {"guidance_scale": -1.0}, "guidance_scale"),
+    (NB03, {"max_step": 10}, "max_step"),                           # a typo: papermill alone would only warn
+], ids=lambda v: v.stem if isinstance(v, Path) else None)
+def test_notebook_stops_on_bad_parameters(tmp_path, path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        notebooks.execute_notebook(NB01, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
-    assert message in str(err.value)
-
-
-NB02 = ROOT / "notebooks" / "02_vae.ipynb"
-
-
-@pytest.mark.parametrize("parameters, message", [
-    ({"num_part": 4}, "num_part"),                              # a typo: papermill alone would only warn
-    ({"num_parts": 5}, "num_parts"),
-    ({"part_variants": ["PA-VAE-2-4", "PA-VAE-9"]}, "PA-VAE-9"),  # the error names the bad row
-])
-def test_notebook02_stops_on_bad_parameters(tmp_path, parameters, message):
-    with pytest.raises(papermill.PapermillExecutionError) as err:
-        notebooks.execute_notebook(NB02, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
-    assert message in str(err.value)
-
-
-NB03 = ROOT / "notebooks" / "03_diffusion.ipynb"
-
-
-@pytest.mark.parametrize("parameters, message", [
-    ({"conditioning": "film"}, "conditioning"),              # Table 13's variants are listed in the error
-    ({"data_frac": 1.5}, "data_frac"),
-    ({"guidance_scale": -1.0}, "guidance_scale"),
-    ({"max_step": 10}, "max_step"),                           # a typo: papermill alone would only warn
-])
-def test_notebook03_stops_on_bad_parameters(tmp_path, parameters, message):
-    with pytest.raises(papermill.PapermillExecutionError) as err:
-        notebooks.execute_notebook(NB03, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
+        notebooks.execute_notebook(path, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
     assert message in str(err.value)
