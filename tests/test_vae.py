@@ -12,7 +12,7 @@ from tenderlib.losses import (
     confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
 )
 from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS, part_ids, part_indices, part_mask
-from tenderlib.vae import PAVAE, PartAttention, VAEConfig, frame_mask
+from tenderlib.vae import LOGVAR_INIT, PAVAE, PartAttention, VAEConfig, frame_mask
 
 TINY = dict(spatial_dim=8, spatial_heads=2, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2,
             ff_dim=32, max_frames=24)
@@ -142,6 +142,15 @@ def test_sampling_is_reparameterised():
     eps = torch.randn(out.mu.shape, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(out.z, out.mu + torch.exp(0.5 * out.logvar) * eps)
     torch.testing.assert_close(m(f, mask).z, m(f, mask).mu)  # eval: z = mu
+
+
+def test_posterior_starts_narrow_and_mu_varies_with_the_input():
+    """A fresh model's logvar is LOGVAR_INIT everywhere (sigma ~0.14, so the decoder sees z from the
+    first step) and its mu differs between clips (the heads do not erase the encoder's output)."""
+    m = model()
+    out = m(features(), frame_mask([10, 10, 10]))
+    torch.testing.assert_close(out.logvar, torch.full_like(out.logvar, LOGVAR_INIT))
+    assert (out.mu[0] - out.mu[1]).abs().max() > 1e-3
 
 
 def test_paper_preset_and_json_round_trip():
