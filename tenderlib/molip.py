@@ -21,10 +21,11 @@ sentence vector is not used: it scores "left hand" and "right hand" captions as 
 
 Objective: symmetric InfoNCE (CLIP) with a learnable temperature, logit scale clamped to 100,
 plus left/right hard negatives (`mirror_weight`): for every caption of the batch that names a
-side, the same caption with left and right exchanged (`swap_sides`) is a negative of the clip,
-scored by a two-way cross-entropy against the clip's own caption. A batch of 32 random pairs
-rarely holds such a pair, so InfoNCE alone barely sees the side word; the mirror term targets
-exactly what the laterality check measures (only training captions are mirrored).
+side, the same caption with left and right exchanged (`swap_sides`) is a negative of the clip, and
+the clip mirrored (`mirror_motion`) a negative of the caption, each scored by a two-way
+cross-entropy against the own pair. A batch of 32 random pairs rarely holds such a pair, so
+InfoNCE alone barely sees the side word; the mirror terms target exactly what the laterality
+check measures (only training clips and captions are mirrored).
 Captions repeated in a batch (short semantic labels such as "pointing") are all positives of
 each other: the target of a row is uniform over the columns with the same caption, so a
 duplicate is never pushed away from its own motion.
@@ -80,6 +81,7 @@ class MoLIPConfig:
     dropout: float = 0.1  # in both towers
     temperature: float = 0.07  # initial softmax temperature (learnable; CLIP's 0.07)
     mirror_weight: float = 1.0  # weight of the left/right hard negatives (module docstring); 0 = off
+    mirror_clips: bool = True  # the mirrored clip is a hard negative too (else the mirrored caption only)
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
@@ -274,22 +276,28 @@ class MoLIP(nn.Module):
         positives = same_caption(batch.captions).to(text.device)
         out = contrastive_loss(text, motion, self.logit_scale, positives)
         if self.config.mirror_weight > 0:
-            out.side = self.side_loss(text, motion, batch.captions)
+            out.side = self.side_loss(text, motion, batch.captions, batch.features, batch.mask)
             out.loss = out.loss + self.config.mirror_weight * out.side
         return out
 
-    def side_loss(self, text: torch.Tensor, motion: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
-        """Two-way cross-entropy, own caption vs. its mirror (left <-> right), for the clips of the
-        batch whose caption names a side; 0 when none does. text, motion: (B, E) unit embeddings."""
+    def side_loss(self, text: torch.Tensor, motion: torch.Tensor, captions: Sequence[str],
+                  features: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Left/right hard negatives for the clips of the batch whose caption names a side (0 when
+        none does): the caption with left and right exchanged and, given the clips' features (B, T,
+        K, 3) and mask (B, T) and with `mirror_clips`, the clip mirrored (`mirror_motion`). Each is scored against the own
+        pair by -log sigmoid(scale * (own - negative)). text, motion: (B, E) unit embeddings."""
         mirrors = [swap_sides(c) for c in captions]
         rows = [i for i, m in enumerate(mirrors) if m is not None]
         if not rows:
             return text.new_zeros(())
         scale = self.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
-        mirror = self.encode_text([mirrors[i] for i in rows])  # (P, E)
         own = (text[rows] * motion[rows]).sum(-1)  # (P,)
-        other = (mirror * motion[rows]).sum(-1)  # (P,)
-        return F.softplus(scale * (other - own)).mean()  # = -log sigmoid(scale * (own - other))
+        mirror_text = self.encode_text([mirrors[i] for i in rows])  # (P, E)
+        loss = F.softplus(scale * ((mirror_text * motion[rows]).sum(-1) - own)).mean()
+        if self.config.mirror_clips and features is not None:
+            mirror_clip = self.encode_motion(mirror_motion(features[rows]), mask[rows])  # (P, E)
+            loss = loss + F.softplus(scale * ((text[rows] * mirror_clip).sum(-1) - own)).mean()
+        return loss
 
 
 def build(config: MoLIPConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> MoLIP:
@@ -339,6 +347,16 @@ def embed_texts(model: MoLIP, captions: Sequence[str], batch_size: int = 256) ->
 
 _SIDE = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
 _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
+
+
+def mirror_motion(features: torch.Tensor) -> torch.Tensor:
+    """Normalised features (..., K, C) mirrored left <-> right: the subject's left and right keypoints
+    exchanged (tenderlib.skeleton.FLIP_PERMUTATION) and x reflected about the clip's centre (x -> -x;
+    features are centred, tenderlib.normalize). The motion that `swap_sides` of its caption describes."""
+    perm = torch.tensor(skeleton.FLIP_PERMUTATION.tolist(), device=features.device)  # (K,)
+    out = features[..., perm, :].clone()
+    out[..., 0] = -out[..., 0]
+    return out
 
 
 def swap_sides(caption: str) -> str | None:

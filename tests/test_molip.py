@@ -240,3 +240,41 @@ def test_side_loss_is_two_way_cross_entropy(encoder):
         own, other = float(t[i] @ m[i]) * scale, float(mirror[k] @ m[i]) * scale
         ref += -math.log(math.exp(own) / (math.exp(own) + math.exp(other))) / 2
     assert math.isclose(float(got), ref, rel_tol=1e-4)
+
+
+def test_mirror_motion_swaps_sides_and_reflects_x():
+    from tenderlib.molip import mirror_motion
+
+    f = torch.randn(2, 5, 133, 3)
+    m = mirror_motion(f)
+    torch.testing.assert_close(mirror_motion(m), f, rtol=0, atol=0)  # an involution
+    lw, rw, nose = 9, 10, 0  # COCO body order
+    torch.testing.assert_close(m[..., lw, 0], -f[..., rw, 0], rtol=0, atol=0)
+    torch.testing.assert_close(m[..., lw, 1:], f[..., rw, 1:], rtol=0, atol=0)  # y and confidence move along
+    torch.testing.assert_close(m[..., nose, 0], -f[..., nose, 0], rtol=0, atol=0)
+
+
+def test_side_loss_adds_the_mirrored_clip_as_a_negative():
+    """side_loss = softplus(s (t_mirror . m - t . m)) + softplus(s (t . m_mirror - t . m)), over the
+    rows whose caption names a side, each term a mean over those rows."""
+    import math
+
+    from tenderlib.molip import MAX_LOGIT_SCALE, mirror_motion, swap_sides
+
+    torch.manual_seed(0)
+    model = molip.MoLIP(TINY, text_encoder=WordEncoder()).eval()
+    captions = ["waving the left hand", "jumping", "kicking with the right foot"]
+    f = torch.randn(3, 6, 133, 3)
+    f[..., 2] = 1.0
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    text, motion = model(f, mask, captions)
+    scale = model.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
+    rows = [0, 2]
+    own = (text[rows] * motion[rows]).sum(-1)
+    t_mirror = model.encode_text([swap_sides(captions[i]) for i in rows])
+    m_mirror = model.encode_motion(mirror_motion(f[rows]), mask[rows])
+    want = (F.softplus(scale * ((t_mirror * motion[rows]).sum(-1) - own)).mean()
+            + F.softplus(scale * ((text[rows] * m_mirror).sum(-1) - own)).mean())
+    torch.testing.assert_close(model.side_loss(text, motion, captions, f, mask), want)
+    text_only = F.softplus(scale * ((t_mirror * motion[rows]).sum(-1) - own)).mean()
+    torch.testing.assert_close(model.side_loss(text, motion, captions), text_only)
