@@ -340,6 +340,7 @@ class TenderExperimentConfig:
     vae_num_layers: int = 5
     vae_num_heads: int = 4
     vae_ff_dim: int = 512
+    vae_dropout: float = 0.1
     vae_max_frames: int = 64
     vae_cag: bool = True
     vae_steps: int = 500
@@ -398,7 +399,8 @@ class TenderExperimentConfig:
         return VAEConfig(num_parts=self.vae_num_parts, spatial_layers=self.vae_spatial_layers,
                          spatial_dim=self.vae_spatial_dim, latent_tokens=self.vae_latent_tokens,
                          latent_dim=self.vae_latent_dim, num_layers=self.vae_num_layers, num_heads=self.vae_num_heads,
-                         ff_dim=self.vae_ff_dim, max_frames=self.vae_max_frames, cag=self.vae_cag)
+                         ff_dim=self.vae_ff_dim, dropout=self.vae_dropout, max_frames=self.vae_max_frames,
+                         cag=self.vae_cag)
 
     def vae_train_config(self, seed: int, autocast: str = "off"):
         """Notebook 02's TrainConfig (autocast: notebook 02's, the same as this notebook's in every profile)."""
