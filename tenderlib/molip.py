@@ -22,7 +22,7 @@ sentence vector is not used: it scores "left hand" and "right hand" captions as 
 Objective: symmetric InfoNCE (CLIP) with a learnable temperature, logit scale clamped to 100,
 plus left/right hard negatives (`mirror_weight`): for every caption of the batch that names a
 side, the same caption with left and right exchanged (`swap_sides`) is a negative of the clip, and
-the clip mirrored (`mirror_motion`) a negative of the caption, each scored by a two-way
+the clip mirrored (`skeleton.flip_keypoints`) a negative of the caption, each scored by a two-way
 cross-entropy against the own pair. A batch of 32 random pairs rarely holds such a pair, so
 InfoNCE alone barely sees the side word; the mirror terms target exactly what the laterality
 check measures (only training clips and captions are mirrored).
@@ -283,8 +283,9 @@ class MoLIP(nn.Module):
     def side_loss(self, text: torch.Tensor, motion: torch.Tensor, captions: Sequence[str],
                   features: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Left/right hard negatives for the clips of the batch whose caption names a side (0 when
-        none does): the caption with left and right exchanged and, given the clips' features (B, T,
-        K, 3) and mask (B, T) and with `mirror_clips`, the clip mirrored (`mirror_motion`). Each is scored against the own
+        none does): the caption with left and right exchanged and, given the clips' features
+        (B, T, K, 3) and mask (B, T) and with `mirror_clips`, the clip mirrored (left and right
+        keypoints exchanged, x -> -x: `skeleton.flip_keypoints`). Each is scored against the own
         pair by -log sigmoid(scale * (own - negative)). text, motion: (B, E) unit embeddings."""
         mirrors = [swap_sides(c) for c in captions]
         rows = [i for i, m in enumerate(mirrors) if m is not None]
@@ -295,7 +296,7 @@ class MoLIP(nn.Module):
         mirror_text = self.encode_text([mirrors[i] for i in rows])  # (P, E)
         loss = F.softplus(scale * ((mirror_text * motion[rows]).sum(-1) - own)).mean()
         if self.config.mirror_clips and features is not None:
-            mirror_clip = self.encode_motion(mirror_motion(features[rows]), mask[rows])  # (P, E)
+            mirror_clip = self.encode_motion(skeleton.flip_keypoints(features[rows], None), mask[rows])  # (P, E)
             loss = loss + F.softplus(scale * ((text[rows] * mirror_clip).sum(-1) - own)).mean()
         return loss
 
@@ -347,16 +348,6 @@ def embed_texts(model: MoLIP, captions: Sequence[str], batch_size: int = 256) ->
 
 _SIDE = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
 _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
-
-
-def mirror_motion(features: torch.Tensor) -> torch.Tensor:
-    """Normalised features (..., K, C) mirrored left <-> right: the subject's left and right keypoints
-    exchanged (tenderlib.skeleton.FLIP_PERMUTATION) and x reflected about the clip's centre (x -> -x;
-    features are centred, tenderlib.normalize). The motion that `swap_sides` of its caption describes."""
-    perm = torch.tensor(skeleton.FLIP_PERMUTATION.tolist(), device=features.device)  # (K,)
-    out = features[..., perm, :].clone()
-    out[..., 0] = -out[..., 0]
-    return out
 
 
 def swap_sides(caption: str) -> str | None:

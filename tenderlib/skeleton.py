@@ -231,16 +231,19 @@ FLIP_PERMUTATION = _frozen(_flip_permutation())  # (133,) position i holds the i
 def flip_keypoints(kp: np.ndarray, image_width: float | None) -> np.ndarray:
     """Mirror a pose horizontally: swap left/right keypoints and reflect x.
 
-    kp: (..., 133, C) with C >= 2 (x, y[, extra channels such as confidence, carried along]).
+    kp: (..., 133, C) with C >= 2 (x, y[, extra channels such as confidence, carried along]), a numpy
+        array or a torch tensor (the result is of the same kind, on the same device).
     image_width: pixel coordinates are mapped x -> image_width - 1 - x (mmpose convention);
-        None for centred coordinates (e.g. normalised to [-1, 1]), mapped x -> -x.
+        None for centred coordinates (e.g. normalised features), mapped x -> -x.
     """
-    kp = np.asarray(kp)
+    is_tensor = type(kp).__module__.startswith("torch")
+    kp = kp if is_tensor else np.asarray(kp)
     if kp.ndim < 2 or kp.shape[-2] != NUM_KEYPOINTS or kp.shape[-1] < 2:
         raise ValueError(f"kp must have shape (..., {NUM_KEYPOINTS}, C>=2), got {kp.shape}")
     if image_width is not None and not image_width > 0:
         raise ValueError(f"image_width must be > 0 or None, got {image_width}")
-    out = kp[..., FLIP_PERMUTATION, :].copy()  # (..., 133, C)
+    perm = kp.new_tensor(FLIP_PERMUTATION.tolist()).long() if is_tensor else FLIP_PERMUTATION
+    out = kp[..., perm, :]  # (..., 133, C), a copy (advanced indexing)
     out[..., 0] = -out[..., 0] if image_width is None else (image_width - 1) - out[..., 0]
     return out
 

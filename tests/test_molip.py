@@ -242,12 +242,14 @@ def test_side_loss_is_two_way_cross_entropy(encoder):
     assert math.isclose(float(got), ref, rel_tol=1e-4)
 
 
-def test_mirror_motion_swaps_sides_and_reflects_x():
-    from tenderlib.molip import mirror_motion
+def test_flip_keypoints_mirrors_feature_tensors():
+    """The clip mirrored for MoLIP's hard negatives: skeleton.flip_keypoints on a torch tensor."""
+    from tenderlib.skeleton import flip_keypoints
 
     f = torch.randn(2, 5, 133, 3)
-    m = mirror_motion(f)
-    torch.testing.assert_close(mirror_motion(m), f, rtol=0, atol=0)  # an involution
+    m = flip_keypoints(f, None)
+    assert isinstance(m, torch.Tensor)
+    torch.testing.assert_close(flip_keypoints(m, None), f, rtol=0, atol=0)  # an involution
     lw, rw, nose = 9, 10, 0  # COCO body order
     torch.testing.assert_close(m[..., lw, 0], -f[..., rw, 0], rtol=0, atol=0)
     torch.testing.assert_close(m[..., lw, 1:], f[..., rw, 1:], rtol=0, atol=0)  # y and confidence move along
@@ -257,9 +259,8 @@ def test_mirror_motion_swaps_sides_and_reflects_x():
 def test_side_loss_adds_the_mirrored_clip_as_a_negative():
     """side_loss = softplus(s (t_mirror . m - t . m)) + softplus(s (t . m_mirror - t . m)), over the
     rows whose caption names a side, each term a mean over those rows."""
-    import math
-
-    from tenderlib.molip import MAX_LOGIT_SCALE, mirror_motion, swap_sides
+    from tenderlib.molip import MAX_LOGIT_SCALE, swap_sides
+    from tenderlib.skeleton import flip_keypoints
 
     torch.manual_seed(0)
     model = molip.MoLIP(TINY, text_encoder=WordEncoder()).eval()
@@ -272,7 +273,7 @@ def test_side_loss_adds_the_mirrored_clip_as_a_negative():
     rows = [0, 2]
     own = (text[rows] * motion[rows]).sum(-1)
     t_mirror = model.encode_text([swap_sides(captions[i]) for i in rows])
-    m_mirror = model.encode_motion(mirror_motion(f[rows]), mask[rows])
+    m_mirror = model.encode_motion(flip_keypoints(f[rows], None), mask[rows])
     want = (F.softplus(scale * ((t_mirror * motion[rows]).sum(-1) - own)).mean()
             + F.softplus(scale * ((text[rows] * m_mirror).sum(-1) - own)).mean())
     torch.testing.assert_close(model.side_loss(text, motion, captions, f, mask), want)
