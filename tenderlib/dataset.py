@@ -16,7 +16,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from tenderlib.mirror import mirror_caption
 from tenderlib.normalize import NormStats, denormalize_batch, normalize_frames
+from tenderlib.skeleton import flip_keypoints
 from tenderlib.store import Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class MotionItem:
     index: int  # position of the clip in the store
     start: int  # first frame of the crop in the stored clip
     stats: NormStats  # pixels = features[..., :2] * scale + center
+    mirrored: bool = False  # reflected, left and right exchanged (MotionDataset's mirror)
 
 
 @dataclass(eq=False)
@@ -77,16 +80,20 @@ class MotionDataset(torch.utils.data.Dataset):
     min_frames: clips shorter than this are left out (logged).
     crop: 'random' (seeded by (generator_seed, epoch, index)) | 'center' | 'start'.
     caption: 'random' (seeded likewise) | 'first' | 'all'.
+    mirror: probability that an item is mirrored (seeded likewise): the clip reflected with left and
+        right keypoints exchanged, its captions with left and right exchanged (tenderlib.mirror).
     """
 
     def __init__(self, store: Store, indices=None, *, max_frames: int = 196, min_frames: int = 1,
-                 crop: str = "random", caption: str = "random", generator_seed: int = 0):
+                 crop: str = "random", caption: str = "random", generator_seed: int = 0, mirror: float = 0.0):
         if crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
         if caption not in CAPTIONS:
             raise ValueError(f"caption must be one of {CAPTIONS}, got {caption!r}")
         if not (isinstance(max_frames, int) and max_frames >= 1):
             raise ValueError(f"max_frames must be an int >= 1, got {max_frames!r}")
+        if not 0 <= mirror <= 1:
+            raise ValueError(f"mirror must be a probability in [0, 1], got {mirror!r}")
         if not (isinstance(min_frames, int) and 1 <= min_frames):
             raise ValueError(f"min_frames must be an int >= 1, got {min_frames!r}")
         indices = np.arange(len(store)) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -99,7 +106,7 @@ class MotionDataset(torch.utils.data.Dataset):
                      int((~long_enough).sum()), indices.size, min_frames)
         self.store, self.indices = store, indices[long_enough]
         self.max_frames, self.min_frames = max_frames, min_frames
-        self.crop, self.caption, self.seed = crop, caption, int(generator_seed)
+        self.crop, self.caption, self.seed, self.mirror = crop, caption, int(generator_seed), float(mirror)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -132,7 +139,16 @@ class MotionDataset(torch.utils.data.Dataset):
             caption = texts[0]
         else:
             caption = texts[_draw(self.seed, self.epoch, i, 1) % len(texts)]
-        return MotionItem(features=out, length=n, caption=caption, index=i, start=start, stats=stats)
+        mirrored = self.mirrored(i)
+        if mirrored:
+            out = flip_keypoints(out, None)  # normalised x is centred: x -> -x
+            caption = [mirror_caption(t) for t in caption] if isinstance(caption, list) else mirror_caption(caption)
+        return MotionItem(features=out, length=n, caption=caption, index=i, start=start, stats=stats,
+                          mirrored=mirrored)
+
+    def mirrored(self, index: int) -> bool:
+        """Whether store clip `index` is mirrored this epoch."""
+        return self.mirror > 0 and _draw(self.seed, self.epoch, index, 2) < self.mirror * 2.0 ** 64
 
 
 def collate(items: list[MotionItem], pad_to: int | None = None) -> Batch:

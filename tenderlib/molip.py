@@ -25,7 +25,9 @@ side, the same caption with left and right exchanged (`swap_sides`) is a negativ
 the clip mirrored (`skeleton.flip_keypoints`) a negative of the caption, each scored by a two-way
 cross-entropy against the own pair. A batch of 32 random pairs rarely holds such a pair, so
 InfoNCE alone barely sees the side word; the mirror terms target exactly what the laterality
-check measures (only training clips and captions are mirrored).
+check measures (only training clips and captions are mirrored). With `mirror_augment` = p, each
+training pair is replaced by its mirror image (clip reflected, sides of the caption swapped:
+tenderlib.mirror) with probability p, as HumanML3D doubles its data.
 Captions repeated in a batch (short semantic labels such as "pointing") are all positives of
 each other: the target of a row is uniform over the columns with the same caption, so a
 duplicate is never pushed away from its own motion.
@@ -41,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -55,6 +56,7 @@ from torch import nn
 from tenderlib import skeleton, training
 from tenderlib.dataset import MotionDataset, collate
 from tenderlib.layers import PositionalEmbedding, SkipTransformer
+from tenderlib.mirror import swap_sides
 from tenderlib.store import Selection, Store
 from tenderlib.text import TextEncoder, TextEncoderConfig, load_text_encoder
 
@@ -82,6 +84,7 @@ class MoLIPConfig:
     temperature: float = 0.07  # initial softmax temperature (learnable; CLIP's 0.07)
     mirror_weight: float = 1.0  # weight of the left/right hard negatives (module docstring); 0 = off
     mirror_clips: bool = True  # the mirrored clip is a hard negative too (else the mirrored caption only)
+    mirror_augment: float = 0.0  # probability that a training pair is mirrored (tenderlib.mirror)
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
@@ -98,6 +101,7 @@ class MoLIPConfig:
         need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
         need(0 < self.temperature <= 1, "temperature", "in (0, 1]")
         need(self.mirror_weight >= 0, "mirror_weight", ">= 0")
+        need(0 <= self.mirror_augment <= 1, "mirror_augment", "in [0, 1]")
         need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
 
     @property
@@ -346,17 +350,6 @@ def embed_texts(model: MoLIP, captions: Sequence[str], batch_size: int = 256) ->
 # ---------------------------------------------------------------------------------------------
 # Laterality: captions that differ only in the side
 
-_SIDE = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
-_SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
-
-
-def swap_sides(caption: str) -> str | None:
-    """The caption with every 'left' and 'right' exchanged, or None when it names no side."""
-    if not _SIDE.search(caption):
-        return None
-    return _SIDE.sub(lambda m: _SWAP[m.group(0)], caption)
-
-
 @dataclass(frozen=True)
 class LateralityResult:
     accuracy: float  # fraction of pairs where the clip's own caption is nearer than its mirror
@@ -420,7 +413,7 @@ def load_or_train(config: MoLIPConfig, train_config: training.TrainConfig, store
 
     def make_dataset() -> MotionDataset:
         dataset = MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="random",
-                                generator_seed=train_config.seed)
+                                generator_seed=train_config.seed, mirror=config.mirror_augment)
         model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm cache
         return dataset
 

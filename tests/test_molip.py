@@ -74,14 +74,6 @@ def test_contrastive_loss_rejects_bad_shapes():
         molip.contrastive_loss(torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor(0.0), torch.zeros(2, 2, dtype=torch.bool))
 
 
-def test_swap_sides():
-    assert molip.swap_sides("A man waves his left hand.") == "A man waves his right hand."
-    assert molip.swap_sides("Right hand up, then the left") == "Left hand up, then the right"
-    assert molip.swap_sides("turning to the left") == "turning to the right"
-    assert molip.swap_sides("a person claps") is None
-    assert molip.swap_sides("leftover brightness") is None  # whole words only
-
-
 def test_embeddings_are_unit_and_padding_aware(encoder):
     torch.manual_seed(0)
     model = molip.MoLIP(TINY, encoder).eval()
@@ -259,7 +251,8 @@ def test_flip_keypoints_mirrors_feature_tensors():
 def test_side_loss_adds_the_mirrored_clip_as_a_negative():
     """side_loss = softplus(s (t_mirror . m - t . m)) + softplus(s (t . m_mirror - t . m)), over the
     rows whose caption names a side, each term a mean over those rows."""
-    from tenderlib.molip import MAX_LOGIT_SCALE, swap_sides
+    from tenderlib.mirror import swap_sides
+    from tenderlib.molip import MAX_LOGIT_SCALE
     from tenderlib.skeleton import flip_keypoints
 
     torch.manual_seed(0)
