@@ -66,7 +66,10 @@ def test_mirror_draw_is_seeded_per_epoch_and_near_the_probability(store):
     ds.set_epoch(1)
     second = [ds[k].mirrored for k in range(len(ds))]
     assert first != second
-    draws = [ds.mirrored(i) for e in range(25) for i in (ds.set_epoch(e), range(len(store)))[1]]
+    draws = []
+    for epoch in range(25):
+        ds.set_epoch(epoch)
+        draws += [ds.mirrored(i) for i in range(len(store))]
     assert 0.4 < np.mean(draws) < 0.6  # 1,000 seeded draws of p = 0.5
     assert not any(MotionDataset(store, max_frames=20).mirrored(i) for i in range(len(store)))
 
