@@ -357,6 +357,7 @@ class TenderExperimentConfig:
     molip_heads: int = 4
     molip_dropout: float = 0.1
     molip_mirror_augment: float = 0.0
+    molip_side_dims: int = 0
     molip_text_kind: str = "minilm"
     molip_steps: int = 1500
     molip_batch_size: int = 64
@@ -418,7 +419,8 @@ class TenderExperimentConfig:
         return MoLIPConfig(max_frames=self.molip_max_frames, frame_stride=self.molip_frame_stride, dim=self.molip_dim,
                            motion_layers=self.molip_motion_layers, ff_dim=self.molip_ff_dim,
                            embed_dim=self.molip_embed_dim, heads=self.molip_heads, dropout=self.molip_dropout,
-                           mirror_augment=self.molip_mirror_augment, text_kind=self.molip_text_kind)
+                           mirror_augment=self.molip_mirror_augment, side_dims=self.molip_side_dims,
+                           text_kind=self.molip_text_kind)
 
     def molip_train_config(self, seed: int, autocast: str = "off"):
         """Notebook 04's TrainConfig (autocast: notebook 04's, the same as this notebook's in every profile)."""

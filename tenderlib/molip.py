@@ -19,6 +19,16 @@ LayerNorm") contextualise them; the masked mean is projected to the joint space.
 sentence vector is not used: it scores "left hand" and "right hand" captions as near-identical
 (MiniLM cosine about 0.97), while the trainable layers over the tokens can learn the side word.
 
+Mirror-equivariant embeddings (`side_dims` = k > 0): the last k dimensions of both joint spaces
+change sign under mirroring and the others do not, by construction. Each tower runs on the input
+and on its mirror image (the clip through `skeleton.flip_keypoints`, the caption through
+`mirror.mirror_caption`) giving h and h'; the embedding is [h_s + h'_s, h_a - h'_a] (s: the first
+E - k dimensions, a: the last k), normalised. A caption naming no side, or a left-right symmetric
+motion, has a = 0; the mirror of any input is its embedding with the last k signs flipped. So
+cos(m, caption) - cos(m, mirrored caption) = 2 m_a . t_a: telling the sides apart has dimensions
+of its own instead of being a small residual of the generic embedding, at the price of running
+both towers twice.
+
 Objective: symmetric InfoNCE (CLIP) with a learnable temperature, logit scale clamped to 100,
 plus left/right hard negatives (`mirror_weight`): for every caption of the batch that names a
 side, the same caption with left and right exchanged (`swap_sides`) is a negative of the clip, and
@@ -56,7 +66,7 @@ from torch import nn
 from tenderlib import skeleton, training
 from tenderlib.dataset import MotionDataset, collate
 from tenderlib.layers import PositionalEmbedding, SkipTransformer
-from tenderlib.mirror import swap_sides
+from tenderlib.mirror import mirror_caption, swap_sides
 from tenderlib.store import Selection, Store
 from tenderlib.text import TextEncoder, TextEncoderConfig, load_text_encoder
 
@@ -85,6 +95,7 @@ class MoLIPConfig:
     mirror_weight: float = 1.0  # weight of the left/right hard negatives (module docstring); 0 = off
     mirror_clips: bool = True  # the mirrored clip is a hard negative too (else the mirrored caption only)
     mirror_augment: float = 0.0  # probability that a training pair is mirrored (tenderlib.mirror)
+    side_dims: int = 0  # joint-space dimensions that change sign under mirroring (docstring); 0 = off
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
@@ -102,6 +113,8 @@ class MoLIPConfig:
         need(0 < self.temperature <= 1, "temperature", "in (0, 1]")
         need(self.mirror_weight >= 0, "mirror_weight", ">= 0")
         need(0 <= self.mirror_augment <= 1, "mirror_augment", "in [0, 1]")
+        need(isinstance(self.side_dims, int) and 0 <= self.side_dims < self.embed_dim, "side_dims",
+             f"an int in [0, embed_dim={self.embed_dim})")
         need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
 
     @property
@@ -244,19 +257,43 @@ class MoLIP(nn.Module):
         c = self.config
         features = features[:, :c.max_frames:c.frame_stride]  # (B, T', K, 3)
         mask = mask[:, :c.max_frames:c.frame_stride]  # (B, T')
-        x = rearrange(features[..., :c.channels], "b t k c -> b t (k c)")
+        if c.side_dims:
+            features = torch.cat([features, skeleton.flip_keypoints(features, None)])  # (2B, T', K, 3)
+            mask = torch.cat([mask, mask])  # (2B, T')
+        x = rearrange(features[..., :c.channels], "b t k c -> b t (k c)")  # (B, T', K * C)
         x = self.frame_in(x)  # (B, T', D)
         x = torch.cat([self.motion_cls.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)  # (B, 1 + T', D)
         x = self.motion_pos(x)
         mask = F.pad(mask, (1, 0), value=True)  # (B, 1 + T')
         x = self.motion_tf(x, mask=mask)  # (B, 1 + T', D)
-        return F.normalize(self.motion_out(x[:, 0]).float(), dim=-1)  # (B, E)
+        return self._joint(self.motion_out(x[:, 0]).float())  # (B, E)
+
+    def _joint(self, h: torch.Tensor) -> torch.Tensor:
+        """Tower outputs (B, E) -> unit embeddings (B, E); with side_dims, h holds the B inputs
+        and then their B mirror images (2B, E), combined as in the module docstring."""
+        k = self.config.side_dims
+        if k:
+            own, mirrored = h.chunk(2)  # (B, E) each
+            sign = torch.ones(h.shape[1], device=h.device, dtype=h.dtype)
+            sign[-k:] = -1
+            h = own + sign * mirrored  # (B, E): [h_s + h'_s, h_a - h'_a]
+        return F.normalize(h, dim=-1)
+
+    def mirror_embedding(self, e: torch.Tensor) -> torch.Tensor:
+        """With side_dims: the embedding (B, E) of the mirror images (last side_dims signs flipped)."""
+        k = self.config.side_dims
+        if not k:
+            raise ValueError("mirror_embedding needs side_dims > 0 (the towers are not mirror-equivariant)")
+        return torch.cat([e[:, :-k], -e[:, -k:]], dim=1)
 
     # --- text --------------------------------------------------------------------------------
 
     def encode_text(self, captions: Sequence[str]) -> torch.Tensor:
         """B captions -> (B, E) unit embeddings (frozen token features + trainable layers)."""
         device = self.logit_scale.device
+        captions = list(captions)
+        if self.config.side_dims:
+            captions = captions + [mirror_caption(t) for t in captions]  # 2B: the B captions, then mirrored
         feats = self.text_encoder.encode(captions).to(device)  # tokens (B, L, C_tok), mask (B, L)
         return self._text_from_tokens(feats.tokens, feats.mask)
 
@@ -265,7 +302,7 @@ class MoLIP(nn.Module):
         x = self.text_tf(x, mask=mask)  # (B, L, D), 2 layers + LayerNorm
         m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
         pooled = (x * m).sum(1) / m.sum(1).clamp(min=1)  # (B, D) mean over real tokens
-        return F.normalize(self.text_out(pooled).float(), dim=-1)  # (B, E)
+        return self._joint(self.text_out(pooled).float())  # (B, E)
 
     # --- objective ---------------------------------------------------------------------------
 
@@ -297,10 +334,13 @@ class MoLIP(nn.Module):
             return text.new_zeros(())
         scale = self.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
         own = (text[rows] * motion[rows]).sum(-1)  # (P,)
-        mirror_text = self.encode_text([mirrors[i] for i in rows])  # (P, E)
+        equivariant = self.config.side_dims > 0  # mirror images' embeddings without re-encoding
+        mirror_text = (self.mirror_embedding(text[rows]) if equivariant
+                       else self.encode_text([mirrors[i] for i in rows]))  # (P, E)
         loss = F.softplus(scale * ((mirror_text * motion[rows]).sum(-1) - own)).mean()
         if self.config.mirror_clips and features is not None:
-            mirror_clip = self.encode_motion(skeleton.flip_keypoints(features[rows], None), mask[rows])  # (P, E)
+            mirror_clip = (self.mirror_embedding(motion[rows]) if equivariant else
+                           self.encode_motion(skeleton.flip_keypoints(features[rows], None), mask[rows]))  # (P, E)
             loss = loss + F.softplus(scale * ((text[rows] * mirror_clip).sum(-1) - own)).mean()
         return loss
 

@@ -272,3 +272,29 @@ def test_side_loss_adds_the_mirrored_clip_as_a_negative():
     torch.testing.assert_close(model.side_loss(text, motion, captions, f, mask), want)
     text_only = F.softplus(scale * ((t_mirror * motion[rows]).sum(-1) - own)).mean()
     torch.testing.assert_close(model.side_loss(text, motion, captions), text_only)
+
+
+def test_side_dims_make_both_towers_mirror_equivariant(encoder):
+    """With side_dims = k the mirror image of a clip or caption has the same embedding with its
+    last k signs flipped, and a caption naming no side has zeros there."""
+    from tenderlib.mirror import swap_sides
+    from tenderlib.skeleton import flip_keypoints
+
+    cfg = molip.MoLIPConfig(**{**TINY.__dict__, "side_dims": 4})
+    torch.manual_seed(0)
+    model = molip.MoLIP(cfg, encoder).eval()
+    feats, mask = _motion(B=3, T=8)
+    captions = ["a man waves his left hand", "clap", "kicks with the right foot and looks left"]
+    with torch.no_grad():
+        m, m_flip = model.encode_motion(feats, mask), model.encode_motion(flip_keypoints(feats, None), mask)
+        t = model.encode_text(captions)
+        t_swap = model.encode_text([swap_sides(c) or c for c in captions])
+    torch.testing.assert_close(m_flip, model.mirror_embedding(m), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(t_swap, model.mirror_embedding(t), rtol=1e-4, atol=1e-5)
+    assert torch.allclose(m.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert (t[1, -4:] == 0).all() and t[0, -4:].abs().sum() > 0  # "clap" names no side
+    assert m[:, -4:].abs().sum() > 0  # a random clip is not symmetric
+    with pytest.raises(ValueError, match="side_dims"):
+        molip.MoLIPConfig(embed_dim=16, side_dims=16)
+    with pytest.raises(ValueError, match="side_dims > 0"):
+        molip.MoLIP(TINY, encoder).mirror_embedding(m)
