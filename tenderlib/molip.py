@@ -27,7 +27,8 @@ E - k dimensions, a: the last k), normalised. A caption naming no side, or a lef
 motion, has a = 0; the mirror of any input is its embedding with the last k signs flipped. So
 cos(m, caption) - cos(m, mirrored caption) = 2 m_a . t_a: telling the sides apart has dimensions
 of its own instead of being a small residual of the generic embedding, at the price of running
-both towers twice.
+both towers twice. The side loss below then needs no re-encoding (`mirror_embedding`), and its two
+terms are equal (J t . m = t . J m for the sign flip J).
 
 Objective: symmetric InfoNCE (CLIP) with a learnable temperature, logit scale clamped to 100,
 plus left/right hard negatives (`mirror_weight`): for every caption of the batch that names a
@@ -259,7 +260,7 @@ class MoLIP(nn.Module):
         mask = mask[:, :c.max_frames:c.frame_stride]  # (B, T')
         if c.side_dims:
             features = torch.cat([features, skeleton.flip_keypoints(features, None)])  # (2B, T', K, 3)
-            mask = torch.cat([mask, mask])  # (2B, T')
+            mask = torch.cat([mask, mask])  # (2B, T'); below, B counts the mirror images too
         x = rearrange(features[..., :c.channels], "b t k c -> b t (k c)")  # (B, T', K * C)
         x = self.frame_in(x)  # (B, T', D)
         x = torch.cat([self.motion_cls.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)  # (B, 1 + T', D)
@@ -271,20 +272,21 @@ class MoLIP(nn.Module):
     def _joint(self, h: torch.Tensor) -> torch.Tensor:
         """Tower outputs (B, E) -> unit embeddings (B, E); with side_dims, h holds the B inputs
         and then their B mirror images (2B, E), combined as in the module docstring."""
-        k = self.config.side_dims
-        if k:
+        if self.config.side_dims:
             own, mirrored = h.chunk(2)  # (B, E) each
-            sign = torch.ones(h.shape[1], device=h.device, dtype=h.dtype)
-            sign[-k:] = -1
-            h = own + sign * mirrored  # (B, E): [h_s + h'_s, h_a - h'_a]
+            h = own + self._flip_sides(mirrored)  # (B, E): [h_s + h'_s, h_a - h'_a]
         return F.normalize(h, dim=-1)
+
+    def _flip_sides(self, e: torch.Tensor) -> torch.Tensor:
+        """(B, E) with the signs of its last side_dims dimensions flipped."""
+        k = self.config.side_dims
+        return torch.cat([e[:, :-k], -e[:, -k:]], dim=1)
 
     def mirror_embedding(self, e: torch.Tensor) -> torch.Tensor:
         """With side_dims: the embedding (B, E) of the mirror images (last side_dims signs flipped)."""
-        k = self.config.side_dims
-        if not k:
+        if not self.config.side_dims:
             raise ValueError("mirror_embedding needs side_dims > 0 (the towers are not mirror-equivariant)")
-        return torch.cat([e[:, :-k], -e[:, -k:]], dim=1)
+        return self._flip_sides(e)
 
     # --- text --------------------------------------------------------------------------------
 
