@@ -4,8 +4,10 @@ The PA-VAE (tenderlib.vae), the latent denoiser and MoLIP are built from these p
 
     PositionalEmbedding(max_len, dim, kind)   adds a fixed (sinusoidal) or learned position
                                               vector; a sequence longer than the table raises
+    attention(q, k, v, mask)                  torch's scaled_dot_product_attention, in fp32 under
+                                              CPU autocast (tenderlib.precision)
     Attention(dim, heads, dropout)            multi-head self- or cross-attention with a key
-                                              padding mask, on torch's scaled_dot_product_attention
+                                              padding mask
     TransformerBlock(..., cross=False)        pre-norm block: self-attention [+ cross-attention] + FFN
     SkipTransformer(dim, depth, ..., skip)    `depth` blocks with U-Net-like long skip connections
                                               (Bao et al., U-ViT; MLD's SkipTransformerEncoder)
@@ -67,6 +69,19 @@ class PositionalEmbedding(nn.Module):
         return x + self.table[offset:offset + S].to(x.dtype)  # (B, S, D)
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+              dropout_p: float = 0.0) -> torch.Tensor:
+    """scaled_dot_product_attention of q (..., S, c), k and v (..., M, c); mask bool (True = attend),
+    broadcastable to (..., S, M). Under CPU autocast it runs in fp32 (tenderlib.precision) and
+    returns the autocast dtype: torch's bf16 CPU attention backward is far slower than fp32's."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        dtype = torch.get_autocast_dtype("cpu")
+        with torch.autocast("cpu", enabled=False):
+            y = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask, dropout_p=dropout_p)
+        return y.to(dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
 class Attention(nn.Module):
     """Multi-head attention. Self-attention when `context` is None, else cross-attention to it."""
 
@@ -86,8 +101,7 @@ class Attention(nn.Module):
         q = rearrange(self.to_q(x), "b s (h c) -> b h s c", h=self.heads)
         k, v = rearrange(self.to_kv(context), "b m (two h c) -> two b h m c", two=2, h=self.heads)
         mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, M)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = attention(q, k, v, mask, self.dropout if self.training else 0.0)  # (B, h, S, c)
         return self.out(rearrange(y, "b h s c -> b s (h c)"))  # (B, S, D)
 
 

@@ -1,0 +1,85 @@
+"""Arithmetic chosen by the hardware: bf16 autocast where it is faster, fp32 elsewhere.
+
+    resolve("auto", device)  -> "bf16" or "off"     what `TrainConfig.autocast="auto"` trains in
+    autocast(mode, device)   -> a context manager   torch.autocast(bf16) or nothing
+    describe()               -> str                 the CPU's name, its kernels and what "auto" picks
+
+"auto" picks bf16 on CUDA GPUs that support it, and on CPUs whose matrix units do bf16 natively
+(AMX-BF16, or AVX-512 BF16 dot products): there a bf16 matmul is 2-7x an fp32 one. On CPUs with
+AVX2 only, bf16 is emulated and 6-8x slower than fp32, so "auto" stays in fp32. The check reads
+what torch's kernels may use, so a process that caps them (`ATEN_CPU_CAPABILITY=avx2`,
+`ONEDNN_MAX_CPU_ISA=AVX2`, the way to emulate an AVX2 machine on a newer one) gets fp32 too.
+
+Attention stays in fp32 under CPU autocast (tenderlib.layers.attention): torch's CPU
+flash-attention backward in bf16 is an order of magnitude slower than in fp32, and the attention
+softmax is where bf16 costs accuracy. Matmuls of the linear layers and the feed-forward blocks,
+where the time goes, run in bf16; the residual stream and the optimiser state stay fp32.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from contextlib import nullcontext
+
+import torch
+
+MODES = ("auto", "bf16", "off")
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) under which its bf16 kernels are native
+_BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16",
+              "AVX10_2_512_AMX_2", "ALL", "DEFAULT")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU's kernels can do bf16 matmuls natively (AMX-BF16 or AVX-512 BF16) and no
+    environment variable caps them below that."""
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX512", "AVX512_BF16", "AMX"):
+        return False  # AVX2 or less, or ATEN_CPU_CAPABILITY capped it
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if isa and isa not in _BF16_ISAS:
+        return False
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    return bool(amx or avx512_bf16)
+
+
+def resolve(mode: str, device: torch.device | str) -> str:
+    """'bf16' or 'off' for a TrainConfig.autocast value on `device` (module docstring)."""
+    if mode not in MODES:
+        raise ValueError(f"autocast must be one of {MODES}, got {mode!r}")
+    if mode != "auto":
+        return mode
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "off"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_fast_bf16() else "off"
+    return "off"
+
+
+def autocast(mode: str, device: torch.device | str):
+    """torch.autocast in bf16 when resolve(mode, device) says so, else a no-op context."""
+    device = torch.device(device)
+    if resolve(mode, device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; else platform.processor())."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe() -> str:
+    """One line for benchmark tables and logs: CPU, torch's kernel level, native bf16, what auto picks."""
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    return (f"{cpu_name()}; torch kernels {torch.backends.cpu.get_cpu_capability()}, "
+            f"AMX-BF16 {'yes' if amx else 'no'}, AVX512-BF16 {'yes' if bf16 else 'no'}; "
+            f"{torch.get_num_threads()} thread(s); autocast auto -> {resolve('auto', 'cpu')} on CPU")
