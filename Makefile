@@ -2,10 +2,13 @@
 #
 #   make reproduce   create .venv if needed, run every notebook with params/PROFILE/ into outputs/PROFILE/
 #   make test        create .venv if needed, run the unit tests and `pytest --nbval` on the notebooks
+#   make check-portable   the suite from a fresh clone of HEAD twice: AVX2 kernels on 1 thread, then the CPU's own
 #   make notebooks   re-execute the committed notebooks in place (smoke defaults), strip metadata
 #   make env         create or update .venv (re-installs only when pyproject.toml changed)
 #
-# Variables: PROFILE (default: default), CELL_TIMEOUT (seconds per notebook cell, 0 = none),
+# Variables: PROFILE (default: default), JOBS (runs side by side in make reproduce; default: the
+# CPU count), CELL_TIMEOUT (seconds per notebook cell, 0 = none; default 1800 for make test and
+# make notebooks, none for make reproduce, whose runs are cached and resumable),
 # PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k params -x").
 
 SHELL := /bin/bash
@@ -19,17 +22,20 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tender-installed
 
 PROFILE ?= default
+JOBS ?=
+# make reproduce has no cell limit unless CELL_TIMEOUT is given on the command line or in the environment
+REPRODUCE_TIMEOUT := $(if $(filter command line environment,$(origin CELL_TIMEOUT)),$(CELL_TIMEOUT),0)
 CELL_TIMEOUT ?= 1800
 PYTEST_ARGS ?=
 
 # Stored notebook outputs must compare equal run to run: no progress bars in headless runs.
 export TQDM_DISABLE := 1
 
-.PHONY: help env reproduce test notebooks strip clean-env
+.PHONY: help env reproduce test check-portable notebooks strip clean-env
 
 help:
 	@sed -n 's/^#   \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
-	@echo "Variables: PROFILE=$(PROFILE) CELL_TIMEOUT=$(CELL_TIMEOUT) PYTEST_ARGS=$(PYTEST_ARGS)"
+	@echo "Variables: PROFILE=$(PROFILE) JOBS=$(JOBS) CELL_TIMEOUT=$(CELL_TIMEOUT) PYTEST_ARGS=$(PYTEST_ARGS)"
 
 env: $(STAMP)
 
@@ -52,10 +58,13 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 reproduce: $(STAMP)
-	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(CELL_TIMEOUT)
+	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(REPRODUCE_TIMEOUT) $(if $(JOBS),--jobs $(JOBS))
 
 test: $(STAMP)
 	$(PY) -m pytest --nbval --nbval-cell-timeout=$(if $(filter 0,$(CELL_TIMEOUT)),100000,$(CELL_TIMEOUT)) $(PYTEST_ARGS)
+
+check-portable:
+	bash tests/check_portable.sh $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
 	$(PY) -m tenderlib.notebooks refresh --timeout $(CELL_TIMEOUT)

@@ -33,12 +33,13 @@ with one warning (tenderlib.text).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -445,17 +446,15 @@ class TenderRun:
 
 
 def latent_dataset(vae_run, store, selection, seed: int = 0):
-    """The training latents of `selection` (VAE posterior means of centre crops, tenderlib.vae) with
-    every caption of each clip -> (LatentDataset, LatentKey)."""
+    """The training latents of `selection` (VAE posterior means of centre crops, encoded once per VAE
+    run: vae_runs.training_latents) with every caption of each clip -> (LatentDataset, LatentKey)."""
     from tenderlib import vae_runs
     from tenderlib.denoiser import LatentDataset, LatentKey
 
-    indices = store.select(selection)
+    indices, (mu, lengths) = vae_runs.training_latents(vae_run, store, selection)
     if indices.size == 0:
         raise ValueError(f"selection {selection} holds no clip")
-    ds = vae_runs.eval_dataset(store, indices, vae_run.model.cfg)
-    mu, lengths = vae_runs.encode_dataset(vae_run.model, ds)
-    captions = [store.texts(int(i)) for i in ds.indices]
+    captions = [store.texts(int(i)) for i in indices]
     key = LatentKey(Path(vae_run.run_dir).name, Path(store.path).name, selection)
     return LatentDataset(mu, captions, lengths, seed), key
 
@@ -519,3 +518,75 @@ def result_row(result) -> dict[str, float]:
     if result.multimodality is not None:
         row["multimodality"], row["multimodality_conf"] = result.multimodality.mean, result.multimodality.conf
     return row
+
+
+# --------------------------------------------------------------------------------------------
+# One table row as a run of its own (tenderlib.parallel): notebook 03's Tables 3/11 and 13
+
+
+@dataclass(frozen=True)
+class TableRun:
+    """Everything one row of a generation table depends on, picklable for a worker process: the
+    data, the VAE and MoLIP (loaded from their runs, trained if missing), the denoiser and its
+    training clips, the test clips and how they are scored."""
+
+    profile: str
+    data: Any  # tenderlib.synthetic.SyntheticConfig: the store
+    vae: Any  # tenderlib.vae.VAEConfig
+    vae_train: Any  # its TrainConfig
+    molip: Any  # tenderlib.molip.MoLIPConfig
+    molip_train: Any  # its TrainConfig
+    vae_selection: Any  # tenderlib.store.Selection the VAE and MoLIP trained on
+    test_selection: Any  # the clips generated for and scored
+    denoiser: Any  # tenderlib.denoiser.DenoiserConfig
+    train: Any  # the denoiser's TrainConfig
+    selection: Any  # the denoiser's training clips
+    metrics: Any  # tenderlib.metrics.MetricsConfig
+    steps: int = 50
+    eta: float = 0.0
+    mm_texts: int = 8
+    mm_repeats: int = 5
+    seed: int = 0
+
+
+SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scored>.json
+
+
+@functools.lru_cache(maxsize=4)
+def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection):
+    """(store, VAE run, MoLIP) loaded once per process for the rows that share them."""
+    from tenderlib import molip, synthetic, vae_runs
+
+    store = synthetic.get_store(data)
+    vae_run = vae_runs.load_or_train(vae_cfg, vae_train, store, selection, profile)
+    evaluator = molip.load_or_train(molip_cfg, molip_train, store, selection, profile).model
+    return store, vae_run, evaluator
+
+
+def table_row(run: TableRun) -> dict:
+    """Train (or load) the denoiser of `run` and score it; returns {'train_clips', 'parameters',
+    'run_dir', **result_row}. The scores are kept in the denoiser's run folder (scores/<hash>.json,
+    keyed by everything that makes them), so a second call reads them instead of generating."""
+    from tenderlib import evaluation, params
+    from tenderlib.layers import count_parameters
+
+    store, vae_run, evaluator = _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train,
+                                        run.vae_selection)
+    fitted = fit_pipeline(vae_run, run.denoiser, run.train, store, run.selection, run.profile,
+                          text_encoder=evaluator.text_encoder, publish=False)
+    key = params.config_hash(run)  # the evaluator, the test clips, the metrics and the sampling, among the rest
+    path = Path(fitted.run_dir) / SCORE_DIR / f"{key}.json"
+    if path.is_file():
+        row = json.loads(path.read_text())
+    else:
+        test = store.select(run.test_selection)
+        reference = evaluation.real_reference(evaluator, store, test)
+        res = score(fitted.pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
+                    mm_texts=run.mm_texts, mm_repeats=run.mm_repeats, seed=run.seed)
+        row = {"train_clips": fitted.train_clips, "parameters": count_parameters(fitted.pipe.denoiser),
+               **result_row(res)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_text(json.dumps(row, indent=1) + "\n")
+        tmp.replace(path)
+    return {**row, "run_dir": str(fitted.run_dir)}

@@ -7,8 +7,10 @@
         removes run noise (papermill metadata and timings, widget state, UI state, interpreter
         patch version), normalises execution counts to 1, 2, ... and the kernelspec to python3;
         keeps outputs, since nbval compares them.
-    reproduce(profile)      `make reproduce`: every notebook in order with params/<profile>/,
-                            executed copies to outputs/<profile>/notebooks/.
+    reproduce(profile, jobs=N)  `make reproduce`: every notebook in order with params/<profile>/,
+                            executed copies to outputs/<profile>/notebooks/, independent runs N
+                            at a time (tenderlib.parallel), progress on the terminal, a summary
+                            of times and tables at the end (times kept in reproduce_times.json).
     refresh()               `make notebooks`: re-execute the committed notebooks in place with
                             their own (smoke) defaults, then strip them.
 
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tenderlib.paths import check_profile, notebooks_dir, output_dir, params_file, relative_to_root
+from tenderlib.paths import check_profile, notebooks_dir, output_dir, params_file, relative_to_root, repo_root
 
 log = logging.getLogger("tenderlib.notebooks")  # not "__main__" under python -m
 
@@ -169,24 +172,146 @@ def notebook_paths(names: Sequence[str | Path] | None = None) -> list[Path]:
     return sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
 
 
-def reproduce(profile: str = "default", names: Sequence[str | Path] | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> list[Path]:
-    """Execute the notebooks in order for `profile` (see module docstring); return the copies.
+def parameter_names(nb_path: str | Path) -> list[str]:
+    """The names the notebook's `parameters` cell assigns (what -p and params files may set)."""
+    import ast
 
-    Each gets params/<profile>/<stem>.yaml when it exists, and profile=<profile> always
-    (a file naming another profile is an error).
-    """
-    check_profile(profile)
-    done = []
-    paths = notebook_paths(names)
-    if not paths:
-        log.warning("no notebooks found in %s: nothing to reproduce", relative_to_root(notebooks_dir()))
+    nb = _read(Path(nb_path))
+    cells = [c for c in nb.cells if c.cell_type == "code" and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    names: list[str] = []
+    for cell in cells:
+        for node in ast.parse(cell.source).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def known_profiles() -> list[str]:
+    """'smoke' (the notebooks' own defaults) and every folder under params/."""
+    folder = repo_root() / "params"
+    return ["smoke", *sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))] \
+        if folder.is_dir() else ["smoke"]
+
+
+def _plan(profile: str, paths: Sequence[Path]) -> list[tuple[Path, Path | None]]:
+    """(notebook, params file or None) for each notebook, every params file checked before anything runs."""
+    if profile not in known_profiles():
+        raise ValueError(f"unknown profile {profile!r}: no folder params/{profile}/; known: {', '.join(known_profiles())}")
+    plan = []
     for nb_path in paths:
-        pfile = params_file(profile, nb_path.stem)
+        if not Path(nb_path).is_file():
+            raise FileNotFoundError(f"notebook {str(nb_path)!r} does not exist")
+        pfile = params_file(profile, Path(nb_path).stem) if profile != "smoke" else None
         values = load_param_file(pfile) if pfile is not None else {}
         if values.get("profile", profile) != profile:
             raise ValueError(f"{relative_to_root(pfile)} sets profile={values['profile']!r} inside params/{profile}/")
-        out = output_dir(profile, "notebooks") / nb_path.name
-        done.append(execute_notebook(nb_path, out, parameters={"profile": profile}, param_file=pfile, timeout=timeout))
+        allowed = parameter_names(nb_path)
+        unknown = [k for k in values if k not in allowed]
+        if unknown:
+            raise ValueError(f"{relative_to_root(pfile)} names unknown parameter(s) {', '.join(map(repr, unknown))} of "
+                             f"{Path(nb_path).name}; its parameters: {', '.join(allowed)}")
+        plan.append((Path(nb_path), pfile))
+    return plan
+
+
+class _Follower:
+    """Prints the lines appended to the progress file (tenderlib.progress) while a notebook runs."""
+
+    def __init__(self, path: Path, start: float):
+        import threading
+
+        self.path, self.start, self.label, self.offset = path, start, "", 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _clock(self) -> str:
+        import time
+
+        minutes, seconds = divmod(int(time.time() - self.start), 60)
+        return f"{minutes // 60:d}:{minutes % 60:02d}:{seconds:02d}"
+
+    def say(self, message: str) -> None:
+        print(f"[{self._clock()}] {message}", file=sys.stderr, flush=True)
+
+    def _poll(self) -> None:
+        if not self.path.is_file():
+            return
+        with self.path.open("r", encoding="utf-8") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        done = chunk.rfind("\n") + 1
+        self.offset += len(chunk[:done].encode("utf-8"))
+        for line in chunk[:done].splitlines():
+            self.say(f"{self.label} | {line.split(chr(9), 2)[-1]}")
+
+    def _run(self) -> None:
+        while not self._stop.wait(2.0):
+            self._poll()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+
+
+def reproduce(profile: str = "default", names: Sequence[str | Path] | None = None, timeout: float | None = None,
+              jobs: int | None = None) -> list[Path]:
+    """Execute the notebooks in order for `profile` (see module docstring); return the copies.
+
+    Each gets params/<profile>/<stem>.yaml when it exists, profile=<profile> and jobs=<jobs> (default:
+    the CPUs this process may use). Every params file is checked against its notebook's parameters
+    before the first notebook starts. Progress lines (runs, steps, ETA) go to the terminal; at the
+    end a summary lists each notebook's time and every table written. Runs are cached by config,
+    so a killed reproduction started again loads what finished and resumes what was interrupted.
+    """
+    import json
+    import time
+
+    from tenderlib import parallel, progress
+
+    check_profile(profile)
+    jobs = parallel.check_jobs(parallel.default_jobs() if jobs is None else jobs)
+    paths = notebook_paths(names)
+    if not paths:
+        log.warning("no notebooks found in %s: nothing to reproduce", relative_to_root(notebooks_dir()))
+    plan = _plan(profile, paths)
+    out_root = output_dir(profile, "notebooks").parent
+    times_file = out_root / "reproduce_times.json"
+    last = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    progress_file = out_root / "progress.log"
+    progress_file.write_text("")
+    start = time.time()
+    follower = _Follower(progress_file, start)
+    previous_env = os.environ.get(progress.ENV)
+    os.environ[progress.ENV] = str(progress_file)
+    done, seconds = [], {}
+    try:
+        for k, (nb_path, pfile) in enumerate(plan):
+            left = sum(last.get(p.stem, 0) for p, _ in plan[k:])
+            follower.label = nb_path.stem
+            follower.say(f"notebook {k + 1}/{len(plan)} {nb_path.stem} ({jobs} job(s))"
+                         + (f"; the last reproduction took {left / 60:.0f} min from here" if left else ""))
+            t0 = time.time()
+            out = output_dir(profile, "notebooks") / nb_path.name
+            done.append(execute_notebook(nb_path, out, parameters={"profile": profile, "jobs": jobs}, param_file=pfile,
+                                         timeout=timeout))
+            seconds[nb_path.stem] = time.time() - t0
+            follower.say(f"{nb_path.stem} done in {seconds[nb_path.stem] / 60:.1f} min")
+    finally:
+        follower.close()
+        if previous_env is None:
+            os.environ.pop(progress.ENV, None)
+        else:
+            os.environ[progress.ENV] = previous_env
+        if seconds:
+            times_file.write_text(json.dumps({**last, **{k: round(v) for k, v in seconds.items()}}, indent=1) + "\n")
+        tables = sorted(p for p in output_dir(profile, "tables").glob("*.md") if p.stat().st_mtime >= start)
+        lines = [f"  {stem:<24} {t / 60:6.1f} min" for stem, t in seconds.items()]
+        lines.append(f"  {'total':<24} {(time.time() - start) / 60:6.1f} min ({jobs} job(s); "
+                     f"{len(seconds)} of {len(plan)} notebooks)")
+        lines += [f"  table {relative_to_root(p)}" for p in tables]
+        print("reproduce summary:\n" + "\n".join(lines), file=sys.stderr, flush=True)
     return done
 
 
@@ -221,7 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rep = sub.add_parser("reproduce", help="execute every notebook with params/<profile>/ into outputs/<profile>/")
     rep.add_argument("--profile", default="default")
-    rep.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=timeout_help)
+    rep.add_argument("--timeout", type=float, default=0, help="seconds per cell, 0 for no limit (default 0: runs "
+                     "are cached and resumable, so a long cell is never cut)")
+    rep.add_argument("--jobs", type=int, default=None, help="independent runs side by side, one process each "
+                     "(default: the CPUs this process may use)")
     rep.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
 
     ref = sub.add_parser("refresh", help="re-execute committed notebooks in place with their defaults, then strip")
@@ -238,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             params = {name: _parse_value(value) for name, value in args.parameter}
             execute_notebook(args.notebook, args.out, params, args.param_file, args.timeout)
         elif args.command == "reproduce":
-            reproduce(args.profile, args.notebooks, args.timeout)
+            reproduce(args.profile, args.notebooks, args.timeout, args.jobs)
         elif args.command == "refresh":
             refresh(args.notebooks, args.timeout)
         else:

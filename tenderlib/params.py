@@ -47,15 +47,18 @@ _FALSE = {"false", "no", "off", "0"}
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """What every notebook takes: where its outputs go and the master seed."""
+    """What every notebook takes: where its outputs go, the master seed, how many runs at once."""
 
     profile: str = "smoke"  # outputs/<profile>/ and params/<profile>/; characters [a-z0-9_-]
     seed: int = 0  # master seed; numpy/torch generators and data splits derive from it (>= 0)
+    jobs: int = 1  # independent runs side by side, one process each (tenderlib.parallel); no effect on results
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be an int >= 1, got {self.jobs!r}")
 
 
 class Snapshot:

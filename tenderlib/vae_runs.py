@@ -5,6 +5,8 @@ config, latents and reconstructions of a dataset.
     run = load_or_train(config, train_config, store, selection, profile)   # VAERun; trained once
         under outputs/<profile>/checkpoints/vae-<hash of configs and data>/, loaded afterwards
     mu, lengths = encode_dataset(run.model, eval_dataset(store, indices, config))  # latents
+    indices, latents = training_latents(run, store, selection)   # cached in the run folder, shared
+        by every denoiser trained on this VAE (data_frac subsets are rows of the full selection's)
     report = evaluate_reconstruction(run.model, dataset)                 # per-part errors
     ablation_config(config, "PA-VAE-2-3" | "VAE" | "5-8-256" | "velocity+cag")  # Tables 5/12/7
 """
@@ -244,6 +246,41 @@ def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
     finally:
         model.train(was_training)
     return Latents(torch.cat(mus), torch.cat(lengths))
+
+
+LATENT_DIR = "latents"  # inside a VAE run folder: <store>-<hash of the selection>.safetensors
+
+
+def training_latents(run: VAERun, store, selection) -> tuple[np.ndarray, Latents]:
+    """(clip indices, Latents) of the clips of `selection` (sorted, as store.select), encoded once
+    per VAE run: the latents of the whole selection (its data_frac set to 1) are written to
+    run_dir/latents/ the first time and read afterwards, and a data_frac subset takes its rows
+    from them, so every denoiser trained on this VAE shares one encoding."""
+    from safetensors.torch import load_file, save_file
+
+    from tenderlib import params
+
+    full = dataclasses.replace(selection, data_frac=1.0)
+    path = Path(run.run_dir) / LATENT_DIR / f"{Path(store.path).name}-{params.config_hash(full)}.safetensors"
+    if path.is_file():
+        saved = load_file(path)
+        indices, latents = saved["indices"].numpy(), Latents(saved["mu"], saved["lengths"])
+    else:
+        indices = store.select(full)
+        if indices.size == 0:
+            raise ValueError(f"selection {full} holds no clip")
+        latents = encode_dataset(run.model, eval_dataset(store, indices, run.model.cfg))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        save_file({"indices": torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64)), "mu": latents.mu,
+                   "lengths": latents.lengths}, tmp)
+        tmp.replace(path)  # complete or absent, never half-written
+    wanted = store.select(selection)
+    keep = np.isin(indices, wanted)
+    if int(keep.sum()) != wanted.size:
+        raise ValueError(f"the cached latents {path} do not cover selection {selection}: delete the file")
+    rows = torch.from_numpy(np.flatnonzero(keep))
+    return indices[keep], Latents(latents.mu[rows], latents.lengths[rows])
 
 
 @dataclass

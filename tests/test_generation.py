@@ -231,6 +231,32 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
     assert captions == ["clip 0 waves", "clip 1 waves"] and all(1 <= n <= VAE_TINY.max_frames for n in lengths)
 
 
+def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_store, tender_root, monkeypatch):
+    from tenderlib.store import Selection
+
+    (tender_root / "pyproject.toml").write_text("")
+    full = Selection(split="all")
+    half = dataclasses.replace(full, data_frac=0.5)
+    tc = training.TrainConfig(max_steps=2, batch_size=4, progress="off")
+    run = vae_runs.load_or_train(VAE_TINY, tc, tiny_store, full, "test")
+    calls = []
+    encode = vae_runs.encode_dataset
+    monkeypatch.setattr(vae_runs, "encode_dataset", lambda *a, **k: calls.append(1) or encode(*a, **k))
+    idx_half, lat_half = vae_runs.training_latents(run, tiny_store, half)
+    idx_full, lat_full = vae_runs.training_latents(run, tiny_store, full)
+    assert len(calls) == 1, "the subset and the full selection share one encoding"
+    assert list((run.run_dir / vae_runs.LATENT_DIR).glob("*.safetensors")) != []
+    assert np.array_equal(idx_full, tiny_store.select(full)) and np.array_equal(idx_half, tiny_store.select(half))
+    assert 0 < len(idx_half) < len(idx_full)
+    rows = np.searchsorted(idx_full, idx_half)
+    assert torch.equal(lat_half.mu, lat_full.mu[rows]) and torch.equal(lat_half.lengths, lat_full.lengths[rows])
+    # the same numbers as encoding the clips directly (up to the batch they were encoded in)
+    direct = encode(run.model, vae_runs.eval_dataset(tiny_store, idx_half, VAE_TINY))
+    assert torch.allclose(direct.mu, lat_half.mu, atol=1e-5) and torch.equal(direct.lengths, lat_half.lengths)
+    data, _ = generation.latent_dataset(run, tiny_store, half)
+    assert len(data) == len(idx_half) and len(calls) == 1
+
+
 @pytest.mark.parametrize("kwargs, name", [
     (dict(subset="D9"), "subset"),
     (dict(data_frac=0.0), "data_frac"),

@@ -55,7 +55,7 @@ def test_collect_rejects_unknown_names_and_lists_allowed():
     msg = str(err.value)
     assert "unknown parameter(s) 'lrr', 'epochs'" in msg
     assert "RunConfig, TrainConfig" in msg
-    assert "profile, seed, lr, steps, use_conf, text_mode, latent, note" in msg
+    assert "profile, seed, jobs, lr, steps, use_conf, text_mode, latent, note" in msg
 
 
 def test_collect_ignores_private_names_and_imports():
@@ -157,11 +157,11 @@ def test_json_round_trip():
 
 def test_config_hash_matches_reference_formula():
     cfgs = (RunConfig(seed=2), TrainConfig())
-    payload = [["RunConfig", {"profile": "smoke", "seed": 2}], ["TrainConfig", dataclasses.asdict(TrainConfig())]]
+    payload = [["RunConfig", {"profile": "smoke", "seed": 2, "jobs": 1}], ["TrainConfig", dataclasses.asdict(TrainConfig())]]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     assert params.config_hash(*cfgs) == hashlib.sha256(text.encode()).hexdigest()[:12]
     # pinned: a change here re-keys every cache and checkpoint
-    assert params.config_hash(RunConfig()) == hashlib.sha256(b'[["RunConfig",{"profile":"smoke","seed":0}]]').hexdigest()[:12]
+    assert params.config_hash(RunConfig()) == hashlib.sha256(b'[["RunConfig",{"jobs":1,"profile":"smoke","seed":0}]]').hexdigest()[:12]
     assert params.config_hash(RunConfig(seed=1)) != params.config_hash(RunConfig())
     with pytest.raises(ValueError):
         params.config_hash()
@@ -205,7 +205,7 @@ def test_execute_notebook_rejects_bad_input(tmp_path):
 
 CELLS = [
     ("from tenderlib import params\n_before = params.snapshot(globals())", []),
-    ('profile = "smoke"  # output profile\nseed = 0  # master seed', ["parameters"]),
+    ('profile = "smoke"  # output profile\nseed = 0  # master seed\njobs = 1  # runs at once', ["parameters"]),
     ("(run,) = params.collect(globals(), _before, params.RunConfig)\nprint(run)", []),
 ]
 
@@ -233,7 +233,7 @@ def test_papermill_cli_with_known_parameters(tmp_path):
         capture_output=True, text=True, stdin=subprocess.DEVNULL,
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "RunConfig(profile='default', seed=7)" in _printed(out)
+    assert "RunConfig(profile='default', seed=7, jobs=1)" in _printed(out)
 
 
 @pytest.mark.slow
@@ -252,10 +252,32 @@ def test_reproduce_uses_yaml_param_file_and_strips(tender_root):
     _tiny_notebook(tender_root / "notebooks" / "01_tiny.ipynb")
     (tender_root / "params" / "default").mkdir(parents=True)
     (tender_root / "params" / "default" / "01_tiny.yaml").write_text("seed: 5  # from the yaml file\n")
-    (out,) = notebooks.reproduce("default", timeout=120)
+    (out,) = notebooks.reproduce("default", timeout=120, jobs=3)
     assert out == tender_root / "outputs" / "default" / "notebooks" / "01_tiny.ipynb"
-    assert "RunConfig(profile='default', seed=5)" in _printed(out)
+    assert "RunConfig(profile='default', seed=5, jobs=3)" in _printed(out)
+    times = json.loads((tender_root / "outputs" / "default" / "reproduce_times.json").read_text())
+    assert set(times) == {"01_tiny"} and times["01_tiny"] >= 0
     nb = nbformat.read(out, as_version=4)
     assert "papermill" not in nb.metadata and all("papermill" not in c.metadata for c in nb.cells)
     assert [c.execution_count for c in nb.cells] == [1, 2, 3, 4]  # with papermill's injected cell
     assert notebooks.strip_metadata(out) is False  # already clean: stripping is idempotent
+
+
+def test_reproduce_refuses_bad_input_before_running_anything(tender_root):
+    _tiny_notebook(tender_root / "notebooks" / "01_tiny.ipynb")
+    _tiny_notebook(tender_root / "notebooks" / "02_tiny.ipynb")
+    (tender_root / "params" / "default").mkdir(parents=True)
+    (tender_root / "params" / "default" / "02_tiny.yaml").write_text("seed: 1\nseeed: 2\n")
+    out = tender_root / "outputs" / "default" / "notebooks"
+    with pytest.raises(ValueError, match="jobs must be an int >= 1"):
+        notebooks.reproduce("default", jobs=0)
+    with pytest.raises(ValueError, match="unknown profile 'nope'.*known: smoke, default"):
+        notebooks.reproduce("nope")
+    with pytest.raises(ValueError, match=r"02_tiny.yaml names unknown parameter\(s\) 'seeed'.*profile, seed, jobs"):
+        notebooks.reproduce("default")
+    assert not out.exists() or not any(out.iterdir()), "nothing ran: the first notebook was not executed either"
+    assert notebooks.main(["reproduce", "--jobs", "0"]) == 1
+
+
+def test_parameter_names_reads_the_parameters_cell(tmp_path):
+    assert notebooks.parameter_names(_tiny_notebook(tmp_path / "t.ipynb")) == ["profile", "seed", "jobs"]

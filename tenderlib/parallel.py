@@ -1,0 +1,80 @@
+"""Independent runs side by side: one process per job, each on one CPU thread.
+
+    rows = parallel.map_runs(fn, tasks, jobs=2)   # [fn(task) for task in tasks], in task order
+
+A notebook's table is made of runs that do not depend on each other (a denoiser per data share, a
+MoLIP per scaling point, a VAE per ablation row). Each run is a pure function of its configs: it
+seeds itself, trains single-threaded (or loads what a finished run left in outputs/), and
+returns a small picklable result. So running them in `jobs` worker processes gives exactly the
+numbers of running them one after another in the notebook's own process (tests/test_parallel.py).
+
+- `fn` must be importable by name (a module-level function of tenderlib) and `tasks` picklable
+  (configs, selections, paths): workers are started with the "spawn" method and import tenderlib
+  afresh; the environment (TENDER_ROOT, TENDER_PROGRESS) is inherited.
+- jobs=1 runs the tasks in this process, one after another, without starting anything.
+- Each worker sets one torch thread and the notebooks' deterministic kernels
+  (training.make_deterministic), whatever the parent had.
+- A failing task raises its exception in the parent once the other tasks have ended;
+  the runs that finished have left their checkpoints, so a re-run loads them.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable, Sequence
+
+from tenderlib import progress
+
+log = logging.getLogger(__name__)
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use (the affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_jobs(jobs) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1 (processes running side by side), got {jobs!r}")
+    return jobs
+
+
+def _init_worker() -> None:
+    import torch
+
+    from tenderlib import training
+
+    torch.set_num_threads(1)
+    training.make_deterministic()
+    logging.getLogger("tenderlib").setLevel(logging.ERROR)
+
+
+def _call(fn: Callable, task: Any, label: str) -> Any:
+    t0 = time.perf_counter()
+    progress.report(f"{label}: started")
+    result = fn(task)
+    progress.report(f"{label}: done in {time.perf_counter() - t0:.0f} s")
+    return result
+
+
+def map_runs(fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int = 1, name: str = "run") -> list:
+    """[fn(task) for task in tasks] with up to `jobs` processes at once (module docstring)."""
+    check_jobs(jobs)
+    if not callable(fn) or getattr(fn, "__module__", "__main__") == "__main__" or "<" in fn.__qualname__:
+        raise ValueError(f"fn must be a module-level function importable by name, got {fn!r}")
+    tasks = list(tasks)
+    labels = [f"{name} {k + 1}/{len(tasks)}" for k in range(len(tasks))]
+    if jobs == 1 or len(tasks) <= 1:
+        return [_call(fn, task, label) for task, label in zip(tasks, labels)]
+    workers = min(jobs, len(tasks))
+    log.info("%d %ss on %d processes", len(tasks), name, workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+        futures = [pool.submit(_call, fn, task, label) for task, label in zip(tasks, labels)]
+        return [f.result() for f in futures]
