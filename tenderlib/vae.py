@@ -24,6 +24,10 @@ Reconstruction scores, ablations by name and runs by config: tenderlib.vae_runs.
 The block-diagonal attention is computed either per part ("blocked": attention within each part's
 slice of tokens, no mask) or as one masked K x K attention ("masked", eq. 3 as written); the
 two give the same result (tests/test_vae.py proves it); `SPATIAL_IMPL` holds the faster on CPU.
+The blocked encoder runs SPATIAL_CHUNK frames at a time: at the default size its 133 tokens x 16
+channels per frame make activations of ~50 MB per batch of 64 x 96 frames, whose many cheap
+per-token steps (norms, GELU, small maps) are then bound by memory traffic and by the page faults
+of freshly allocated buffers; a chunk's activations stay in cache and its buffers are reused.
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer
+from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
 from tenderlib.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
 from tenderlib.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
 
@@ -46,7 +50,8 @@ log = logging.getLogger(__name__)
 SPATIAL_TOKENS = ("keypoint", "part")
 SPATIAL_IMPLS = ("blocked", "masked")
 LOGVAR_INIT = -4.0  # initial logvar of the posterior (sigma ~0.14): the decoder sees z from the first step
-SPATIAL_IMPL = "blocked"  # faster on CPU: 2.00x vs 2.39x the naive step, fp32 (tests/benchmarks/bench_vae.py)
+SPATIAL_IMPL = "blocked"  # faster on CPU: 1.84x vs 2.35x the naive step, fp32, 1 thread (tests/benchmarks/bench_vae.py)
+SPATIAL_CHUNK = 256  # frames the blocked spatial encoder runs at once: their activations stay in cache
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,11 @@ class VAELosses:
 # Spatial encoders: (B, T, K, C_in) -> (B, T, d)
 
 
+def part_major_sizes(bounds: list[tuple[int, int]], frames: int) -> list[int]:
+    """Rows of each part's block in the part-major layout of `frames` frames (PartAttention.forward_blocked)."""
+    return [frames * (e - s) for s, e in bounds]
+
+
 class PartLinear(nn.Module):
     """One nn.Linear per contiguous token range [start, stop): (..., K, in) -> (..., K, out)."""
 
@@ -191,21 +201,31 @@ class PartAttention(nn.Module):
             ids = torch.as_tensor(np.repeat(np.arange(len(bounds)), [e - s for s, e in bounds]))
             if tuple(mask.shape) != (len(ids), len(ids)) or not torch.equal(mask == 0, ids[:, None] == ids[None, :]):
                 raise ValueError("mask must be 0 within and -inf across the part ranges `bounds`")
-            # SDPA takes a bool mask (True = attend) in any dtype, bf16 under autocast included
+            # a bool mask (True = attend) works in any dtype, bf16 under autocast included
             self.register_buffer("allowed", mask == 0, persistent=False)  # (K, K)
 
-    def _attend(self, qkv: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _mix(self, qkv: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """qkv (N, k, 3C) -> (N, k, C): the attention's values, before the output map."""
         q, k, v = rearrange(qkv, "n k (three h c) -> three n h k c", three=3, h=self.heads)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, k, c)
-        return self.out(rearrange(y, "n h k c -> n k (h c)"))
+        y = attention(q, k, v, mask)  # (N, h, k, c); fp32 under CPU autocast (tenderlib.layers.attention)
+        return rearrange(y, "n h k c -> n k (h c)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, K, C), N = frames -> (N, K, C): all tokens, masked by parts when restricted."""
-        return self._attend(self.qkv(x), self.allowed if self.restrict else None)
+        return self.out(self._mix(self.qkv(x), self.allowed if self.restrict else None))
 
-    def forward_part(self, x: torch.Tensor, part: int) -> torch.Tensor:
-        """x (N, P_I, C), the tokens of part `part` alone -> (N, P_I, C)."""
-        return self._attend(self.qkv.linears[part](x), None)
+    def forward_blocked(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """x (N*K, C) in part-major order -> (N*K, C), same order: each part's tokens attend among themselves.
+
+        Part-major: the tokens of part I in all N frames, (N, P_I, C) flattened to (N*P_I, C), follow
+        those of part I-1, so a part's tokens are one contiguous block for its own Q/K/V map and
+        attention (no mask), and the shared output map runs once over all parts.
+        """
+        C = x.shape[-1]
+        blocks = x.split(part_major_sizes(self.bounds, frames))  # (N*P_I, C) each
+        mixed = [self._mix(lin(b).view(frames, e - s, 3 * C), None).reshape(-1, C)  # (N*P_I, C)
+                 for lin, (s, e), b in zip(self.qkv.linears, self.bounds, blocks)]
+        return self.out(torch.cat(mixed))
 
 
 class SpatialLayer(nn.Module):
@@ -217,10 +237,11 @@ class SpatialLayer(nn.Module):
         self.attn = PartAttention(bounds, dim, heads, mask)
         self.ff = FeedForward(dim, 2 * dim)
 
-    def forward(self, x: torch.Tensor, part: int | None = None) -> torch.Tensor:
-        """x (N, K, C) all tokens, or (N, P_I, C) the tokens of one part when `part` is given."""
+    def forward(self, x: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """x (N, K, C) all tokens (masked attention), or (N*K, C) the part-major tokens of `frames`
+        frames (PartAttention.forward_blocked)."""
         h = self.norm_attn(x)
-        x = x + (self.attn(h) if part is None else self.attn.forward_part(h, part))
+        x = x + (self.attn(h) if frames is None else self.attn.forward_blocked(h, frames))
         return x + self.ff(self.norm_ff(x))
 
 
@@ -280,16 +301,23 @@ class SpatialEncoder(nn.Module):
         return self.proj(h)  # (B, T, d)
 
     def _blocked(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, K, C_in) -> (N, d), part by part."""
-        C = self.token_embedding.shape[1]
-        out = self.proj.bias
-        for p, (s, e) in enumerate(self.kp_bounds):
-            h = self.embed.linears[p](x[:, s:e]) + self.token_embedding[s:e]  # (N, P_I, C)
+        """x (N, K, C_in) -> (N, d), SPATIAL_CHUNK frames at a time (frames are independent), tokens
+        in part-major order (PartAttention.forward_blocked): per-part maps act on a part's block,
+        norms and FFN on all tokens at once, and the final projection sums the parts' shares."""
+        C, W = self.token_embedding.shape[1], self.proj.weight  # W (d, K*C), columns in token order
+        outs = []
+        for chunk in x.split(SPATIAL_CHUNK):  # (n, K, C_in)
+            n = chunk.shape[0]
+            h = torch.cat([(lin(chunk[:, s:e]) + self.token_embedding[s:e]).reshape(-1, C)  # (n*P_I, C)
+                           for lin, (s, e) in zip(self.embed.linears, self.kp_bounds)])  # (n*K, C)
             for layer in self.layers:
-                h = layer(h, part=p)
-            h = self.norm(h).flatten(1)  # (N, P_I * C)
-            out = out + F.linear(h, self.proj.weight[:, s * C:e * C])  # (N, d)
-        return out
+                h = layer(h, frames=n)
+            h = self.norm(h).split(part_major_sizes(self.kp_bounds, n))  # (n*P_I, C) each
+            out = self.proj.bias  # (d,); the projection of the flattened K*C channels, summed part by part
+            for b, (s, e) in zip(h, self.kp_bounds):
+                out = out + F.linear(b.view(n, (e - s) * C), W[:, s * C:e * C])  # (n, d); fp32 sum under autocast
+            outs.append(out)
+        return torch.cat(outs)
 
 
 class NaiveEncoder(nn.Module):

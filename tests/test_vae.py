@@ -1,4 +1,5 @@
-"""PA-VAE: part-aware attention against eq. 3 written out, blocked == masked, padding, CAG, losses, bad input."""
+"""PA-VAE: part-aware attention against eq. 3 written out, blocked == masked == per part, padding, CAG, losses,
+bad input."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +13,8 @@ from tenderlib.losses import (
     confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
 )
 from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS, part_ids, part_indices, part_mask
-from tenderlib.vae import LOGVAR_INIT, PAVAE, PartAttention, VAEConfig, frame_mask
+from tenderlib import vae
+from tenderlib.vae import LOGVAR_INIT, PAVAE, PartAttention, VAEConfig, frame_mask, part_major_sizes
 
 TINY = dict(spatial_dim=8, spatial_heads=2, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2,
             ff_dim=32, max_frames=24)
@@ -54,7 +56,9 @@ def test_part_attention_is_eq3(num_parts):
     scores = (q @ k.transpose(1, 2) + torch.from_numpy(part_mask(num_parts))) / C ** 0.5  # (N, K, K)
     ref = attn.out(torch.softmax(scores, dim=-1) @ v)
     masked = attn(x)
-    blocked = torch.cat([attn.forward_part(x[:, s:e], p) for p, (s, e) in enumerate(bounds)], dim=1)
+    part_major = torch.cat([x[:, s:e].reshape(-1, C) for s, e in bounds])  # (N K, C), part by part
+    y = attn.forward_blocked(part_major, frames=5).split(part_major_sizes(bounds, 5))
+    blocked = torch.cat([b.view(5, e - s, C) for b, (s, e) in zip(y, bounds)], dim=1)  # (N, K, C)
     torch.testing.assert_close(masked, ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(blocked, ref, atol=1e-5, rtol=1e-5)
 
@@ -78,6 +82,77 @@ def test_blocked_equals_masked_model(num_parts):
     lb.loss.backward()
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-5, rtol=1e-3, msg=name)
+
+
+def per_part_spatial(enc, x: torch.Tensor) -> torch.Tensor:
+    """The blocked spatial encoder written out part by part, as first implemented: x (B, T, K, C_in) -> (B, T, d).
+
+    Each part's tokens (N, P_I, C) go alone through embedding, layers and final norm; the parts'
+    shares of the final projection are summed.
+    """
+    B = x.shape[0]
+    x = x.flatten(0, 1)  # (N, K, C_in)
+    C = enc.token_embedding.shape[1]
+    out = enc.proj.bias
+    for p, (s, e) in enumerate(enc.kp_bounds):
+        h = enc.embed.linears[p](x[:, s:e]) + enc.token_embedding[s:e]  # (N, P_I, C)
+        for layer in enc.layers:
+            qkv = layer.attn.qkv.linears[p](layer.norm_attn(h))  # (N, P_I, 3C)
+            q, k, v = qkv.view(*qkv.shape[:2], 3, layer.attn.heads, -1).permute(2, 0, 3, 1, 4)  # (N, h, P_I, c)
+            y = torch.nn.functional.scaled_dot_product_attention(q, k, v)  # (N, h, P_I, c)
+            h = h + layer.attn.out(y.transpose(1, 2).flatten(2))
+            h = h + layer.ff(layer.norm_ff(h))
+        out = out + torch.nn.functional.linear(enc.norm(h).flatten(1), enc.proj.weight[:, s * C:e * C])  # (N, d)
+    return out.view(B, -1, out.shape[-1])
+
+
+DEFAULT_PROFILE = dict(dropout=0.0, max_frames=96)  # params/default/02_vae.yaml's VAEConfig: the defaults, and these
+
+
+@pytest.mark.parametrize("changes, chunk", [(dict(), 256), (dict(), 50), (dict(num_parts=3, spatial_heads=2), 50),
+                                            (dict(num_parts=2), 50)])
+def test_blocked_encoder_equals_the_per_part_formulation(changes, chunk, monkeypatch):
+    """Chunked, part-major blocked encoder == each part on its own, forward and gradients (chunk 50:
+    two full chunks and a partial one)."""
+    monkeypatch.setattr(vae, "SPATIAL_CHUNK", chunk)
+    torch.manual_seed(0)
+    m = PAVAE(VAEConfig(**{**DEFAULT_PROFILE, **changes})).eval()
+    f, mask = features(B=2, T=64, seed=1), frame_mask([64, 40])
+    ref = per_part_spatial(m.spatial, f)  # (B, T, d)
+    out = m.spatial(f)
+    assert (out - ref).abs().max() < 1e-5
+    up = torch.randn(out.shape, generator=torch.Generator().manual_seed(2))  # d loss / d out
+    grads = torch.autograd.grad(out, list(m.spatial.parameters()), up)
+    ref_grads = torch.autograd.grad(ref, list(m.spatial.parameters()), up)
+    for (name, _), g, r in zip(m.spatial.named_parameters(), grads, ref_grads):
+        assert (g - r).abs().max() <= 1e-5 * r.abs().max(), name  # sums over ~10^4 tokens: relative
+    # and through the whole encoder
+    with torch.no_grad():
+        mu = m.encode(f, mask)[0]
+        monkeypatch.setattr(m.spatial, "forward", lambda x: per_part_spatial(m.spatial, x))
+        assert (mu - m.encode(f, mask)[0]).abs().max() < 1e-5
+
+
+def test_state_dict_keys_of_the_spatial_encoders():
+    """Checkpoints stay loadable: the spatial encoders' parameter names and shapes, as saved."""
+    sizes = [17, 6, 68, 42]  # body, foot, face, hand keypoints
+    per_layer = {"norm_attn.weight": (16,), "norm_attn.bias": (16,), "norm_ff.weight": (16,), "norm_ff.bias": (16,),
+                 **{f"attn.qkv.linears.{p}.{w}": (48, 16)[:2 - (w == "bias")] for p in range(4)
+                    for w in ("weight", "bias")},
+                 "attn.out.weight": (16, 16), "attn.out.bias": (16,), "ff.0.weight": (32, 16), "ff.0.bias": (32,),
+                 "ff.3.weight": (16, 32), "ff.3.bias": (16,)}
+    expect = {**{f"embed.linears.{p}.{w}": (16, 3)[:2 - (w == "bias")] for p in range(4) for w in ("weight", "bias")},
+              "token_embedding": (NUM_KEYPOINTS, 16),
+              **{f"layers.{i}.{k}": v for i in range(2) for k, v in per_layer.items()},
+              "norm.weight": (16,), "norm.bias": (16,), "proj.weight": (128, NUM_KEYPOINTS * 16), "proj.bias": (128,)}
+    got = {k: tuple(v.shape) for k, v in PAVAE(VAEConfig()).spatial.state_dict().items()}
+    assert got == expect
+    part = {k: tuple(v.shape) for k, v in PAVAE(VAEConfig(spatial_tokens="part")).spatial.state_dict().items()
+            if k.startswith("embed")}
+    assert part == {**{f"embed.{p}.weight": (16, 3 * n) for p, n in enumerate(sizes)},
+                    **{f"embed.{p}.bias": (16,) for p in range(4)}}
+    naive = {k: tuple(v.shape) for k, v in PAVAE(VAEConfig(num_parts=1)).spatial.state_dict().items()}
+    assert naive == {"proj.weight": (128, NUM_KEYPOINTS * 3), "proj.bias": (128,)}
 
 
 def test_spatial_attention_stays_within_parts():

@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_vae.py                        # default and paper sizes, fp32 + bf16, CPU
     python tests/benchmarks/bench_vae.py --sizes default --precisions fp32 --steps 5
     python tests/benchmarks/bench_vae.py --device cuda          # on a GPU (peak = max_memory_allocated)
+    python tests/benchmarks/bench_vae.py --sizes '' --repeats 3 # the encode-throughput table alone
 
 Each (size, model, precision) runs in its own subprocess, so that its peak memory is its own:
 on CPU the peak resident set during the timed steps minus the resident set before the first
@@ -19,6 +20,10 @@ ratios of CPU times to the naive VAE of the same size and precision (the issue's
 PA-VAE step <= 2x naive). `--threads 0` uses torch's default thread count (wall clock then).
 bf16 = torch.autocast(bfloat16) around forward and loss; on a CPU without AVX-512 BF16 / AMX
 it is emulated and slow.
+
+A second table: encode throughput (clips/s; eval mode, no grad, fp32, --encode-batch clips of the
+profile's max_frames frames, best of --repeats) of the naive VAE and PA-VAE-2-4 with the VAEConfig
+of the default profile (params/default/02_vae.yaml). `--encode-models ''` skips it.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 SIZES = {  # name -> (VAEConfig changes, batch, frames)
     "default": ({}, 32, 64),
@@ -40,6 +46,8 @@ MODELS = {  # name -> (VAEConfig changes, spatial impl)
     "PA-VAE-2-4 C=32 (blocked)": ({"spatial_dim": 32}, "blocked"),
     "PA-VAE-2-4-part": ({"spatial_tokens": "part"}, "blocked"),
 }
+PROFILE = Path(__file__).resolve().parents[2] / "params" / "default" / "02_vae.yaml"
+ENCODE_MODELS = {"VAE (naive)": {"num_parts": 1}, "PA-VAE-2-4": {}}  # changes to the profile's VAEConfig
 
 
 def _rss_mib() -> float:
@@ -115,6 +123,47 @@ def run_one(size: str, model: str, precision: str, device: str, steps: int, repe
                 threads=torch.get_num_threads(), device=str(dev))
 
 
+def profile_config(**changes):
+    """The default profile's VAEConfig (its YAML's VAEConfig fields), with `changes`."""
+    import dataclasses
+
+    from tenderlib import notebooks, params
+    from tenderlib.vae import VAEConfig
+
+    names = {f.name for f in dataclasses.fields(VAEConfig)}
+    values = {k: v for k, v in notebooks.load_param_file(PROFILE).items() if k in names}
+    return params.from_dict(VAEConfig, {**values, **changes})
+
+
+def run_encode(model: str, device: str, batch: int, repeats: int, threads: int) -> dict:
+    """Encode throughput of one model in this process; returns a JSON-able row."""
+    import torch
+
+    from tenderlib.vae import PAVAE, frame_mask
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = profile_config(**ENCODE_MODELS[model])
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    net = PAVAE(cfg).to(dev).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, cfg.max_frames, 133, 3, generator=g)
+    x[..., 2] = torch.rand(batch, cfg.max_frames, 133, generator=g)
+    x, mask = x.to(dev), frame_mask([cfg.max_frames] * batch).to(dev)
+    best = cpu = float("inf")
+    with torch.no_grad():
+        net.encode(x, mask)  # warm-up
+        for _ in range(repeats):
+            t, c = time.perf_counter(), time.process_time()
+            net.encode(x, mask)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            best, cpu = min(best, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    return dict(model=model, name=cfg.name, batch=batch, frames=cfg.max_frames, ms=best * 1000, cpu_ms=cpu * 1000,
+                clips_per_s=batch / best, cpu_clips_per_s=batch / cpu, threads=torch.get_num_threads())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="default,paper", help="comma-separated: " + ", ".join(SIZES))
@@ -125,39 +174,70 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="passes; the best is kept")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (0 = torch's default); with 1 the CPU-time columns resist a shared machine")
+    ap.add_argument("--encode-models", default=",".join(ENCODE_MODELS),
+                    help="comma-separated models of the encode table ('' = skip it): " + ", ".join(ENCODE_MODELS))
+    ap.add_argument("--encode-batch", type=int, default=64, help="clips per encode() call")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    ap.add_argument("--one-encode", help=argparse.SUPPRESS)  # internal: time one model's encode, print JSON
     args = ap.parse_args(argv)
     if args.one:
         size, model, precision = json.loads(args.one)
         print(json.dumps(run_one(size, model, precision, args.device, args.steps, args.repeats, args.threads)))
         return 0
+    if args.one_encode:
+        print(json.dumps(run_encode(args.one_encode, args.device, args.encode_batch, args.repeats, args.threads)))
+        return 0
+    common = ["--device", args.device, "--repeats", str(args.repeats), "--threads", str(args.threads)]
     rows = []
-    for size in args.sizes.split(","):
+    for size in [s for s in args.sizes.split(",") if s]:
         for precision in args.precisions.split(","):
             for model in args.models.split(","):
-                cmd = [sys.executable, __file__, "--one", json.dumps([size, model, precision]), "--device", args.device,
-                       "--steps", str(args.steps), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+                cmd = [sys.executable, __file__, "--one", json.dumps([size, model, precision]),
+                       "--steps", str(args.steps), *common]
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode:
                     print(f"{size} {model} {precision}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
                     continue
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 print(f"  done: {size} {precision} {model} {rows[-1]['step_ms']:.0f} ms/step", file=sys.stderr)
-    naive = {(r["size"], r["precision"]): r for r in rows if r["model"] == "VAE (naive)"}
-    print(f"\nPA-VAE training benchmark on {args.device} ({rows[0]['threads'] if rows else '?'} threads); "
-          "ratios are against the naive VAE of the same size and precision\n")
-    head = ("size", "B x T", "model", "prec", "params M", "steps/s", "ms/step", "CPU ms/step", "x naive (CPU)",
-            "enc CPU ms", "enc x naive", "peak MiB")
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join("---" for _ in head) + "|")
-    for r in rows:
-        ref = naive.get((r["size"], r["precision"]))
-        ratio = f"{r['cpu_ms'] / ref['cpu_ms']:.2f}" if ref else "-"
-        enc_ratio = f"{r['encoder_cpu_ms'] / ref['encoder_cpu_ms']:.2f}" if ref else "-"
-        cells = (r["size"], f"{r['batch']} x {r['frames']}", r["model"], r["precision"], f"{r['params_m']:.2f}",
-                 f"{r['steps_per_s']:.3f}", f"{r['step_ms']:.0f}", f"{r['cpu_ms']:.0f}", ratio,
-                 f"{r['encoder_cpu_ms']:.0f}", enc_ratio, f"{r['peak_mib']:.0f}")
-        print("| " + " | ".join(cells) + " |")
+    if rows:
+        naive = {(r["size"], r["precision"]): r for r in rows if r["model"] == "VAE (naive)"}
+        print(f"\nPA-VAE training benchmark on {args.device} ({rows[0]['threads']} threads); "
+              "ratios are against the naive VAE of the same size and precision\n")
+        head = ("size", "B x T", "model", "prec", "params M", "steps/s", "ms/step", "CPU ms/step", "x naive (CPU)",
+                "enc CPU ms", "enc x naive", "peak MiB")
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for r in rows:
+            ref = naive.get((r["size"], r["precision"]))
+            ratio = f"{r['cpu_ms'] / ref['cpu_ms']:.2f}" if ref else "-"
+            enc_ratio = f"{r['encoder_cpu_ms'] / ref['encoder_cpu_ms']:.2f}" if ref else "-"
+            cells = (r["size"], f"{r['batch']} x {r['frames']}", r["model"], r["precision"], f"{r['params_m']:.2f}",
+                     f"{r['steps_per_s']:.3f}", f"{r['step_ms']:.0f}", f"{r['cpu_ms']:.0f}", ratio,
+                     f"{r['encoder_cpu_ms']:.0f}", enc_ratio, f"{r['peak_mib']:.0f}")
+            print("| " + " | ".join(cells) + " |")
+    encode_rows = []
+    for model in [m for m in args.encode_models.split(",") if m]:
+        cmd = [sys.executable, __file__, "--one-encode", model, "--encode-batch", str(args.encode_batch), *common]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            print(f"encode {model}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        encode_rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"  done: encode {model} {encode_rows[-1]['clips_per_s']:.1f} clips/s", file=sys.stderr)
+    if encode_rows:
+        r0 = encode_rows[0]
+        print(f"\nEncode throughput, default profile VAEConfig (params/default/02_vae.yaml), eval, no grad, fp32, "
+              f"{r0['batch']} clips x {r0['frames']} frames, {args.device}, {r0['threads']} threads\n")
+        naive_cpu = next((r["cpu_ms"] for r in encode_rows if r["model"] == "VAE (naive)"), None)
+        head = ("model", "clips/s", "ms/batch", "CPU clips/s", "CPU ms/batch", "x naive (CPU)")
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for r in encode_rows:
+            ratio = f"{r['cpu_ms'] / naive_cpu:.2f}" if naive_cpu else "-"
+            cells = (r["name"], f"{r['clips_per_s']:.1f}", f"{r['ms']:.0f}", f"{r['cpu_clips_per_s']:.1f}",
+                     f"{r['cpu_ms']:.0f}", ratio)
+            print("| " + " | ".join(cells) + " |")
     return 0
 
 
