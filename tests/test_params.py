@@ -248,7 +248,7 @@ def test_papermill_run_fails_naming_unknown_parameter(tmp_path):
 
 
 @pytest.mark.slow
-def test_reproduce_uses_yaml_param_file_and_strips(tender_root):
+def test_reproduce_uses_yaml_param_file_and_strips(tender_root, capsys):
     _tiny_notebook(tender_root / "notebooks" / "01_tiny.ipynb")
     (tender_root / "params" / "default").mkdir(parents=True)
     (tender_root / "params" / "default" / "01_tiny.yaml").write_text("seed: 5  # from the yaml file\n")
@@ -257,6 +257,8 @@ def test_reproduce_uses_yaml_param_file_and_strips(tender_root):
     assert "RunConfig(profile='default', seed=5, jobs=3)" in _printed(out)
     times = json.loads((tender_root / "outputs" / "default" / "reproduce_times.json").read_text())
     assert set(times) == {"01_tiny"} and times["01_tiny"] >= 0
+    err = capsys.readouterr().err
+    assert "notebook 1/1 01_tiny (3 job(s))" in err and "reproduce summary:" in err and "01_tiny" in err.split("summary")[1]
     nb = nbformat.read(out, as_version=4)
     assert "papermill" not in nb.metadata and all("papermill" not in c.metadata for c in nb.cells)
     assert [c.execution_count for c in nb.cells] == [1, 2, 3, 4]  # with papermill's injected cell

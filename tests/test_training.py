@@ -140,6 +140,7 @@ def test_checkpoint_format(store, tmp_path):
 
 def test_mismatched_checkpoint_raises_naming_the_field(store, tmp_path):
     res = train(fresh_model(), dataset(store), cfg(max_steps=2), tmp_path / "run", config=TINY)
+    files = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     other = VAEConfig(**{**TINY.__dict__, "num_parts": 2})
     with pytest.raises(CheckpointMismatchError, match="num_parts: checkpoint 4, requested 2"):
         training.load_weights(PAVAE(other), res.checkpoint, other)
@@ -152,6 +153,8 @@ def test_mismatched_checkpoint_raises_naming_the_field(store, tmp_path):
     with pytest.raises(CheckpointMismatchError, match="holds a VAEConfig"):
         training.read_config(res.checkpoint, TrainConfig)
     assert isinstance(CheckpointMismatchError("x"), ValueError)
+    after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert after == files, "the refused runs overwrote nothing in the run folder"
 
 
 def test_training_reduces_the_loss(store, tmp_path):
