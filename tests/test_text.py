@@ -12,14 +12,34 @@ from tenderlib import text as tx
 from tenderlib.text import TextEncoderConfig, TextEncoderUnavailable, load_text_encoder
 
 LEFT, RIGHT = "a person waves the left hand", "a person waves the right hand"
+# token lengths (with [CLS] and [SEP]) 8 8 5 5 5 5 4 3 3 3 3 13 13 12 9 8: several captions share a
+# length, the shortest passes need copies to reach a multiple of 4 token rows
+VARIED = [LEFT, RIGHT, "a person bows", "a person nods", "a person walks", "someone hops", "she smiles",
+          "smiles", "nods", "jump", "waves", "the person claps both hands above the head three times",
+          "someone jumps forward twice and then sits down on the floor",
+          "a man turns to the left and raises both arms", "a woman kicks with the right foot",
+          "a child spins around twice quickly"]
 
 
 def _count_rows(encoder) -> list[int]:
-    """Rows (captions) of every forward pass of the encoder's network, appended as they run."""
+    """Captions of every forward pass of the encoder's network, appended as they run: distinct
+    rows, as a short pass is topped up with copies of its first caption."""
     rows: list[int] = []
-    encoder.model.register_forward_hook(lambda m, args, kwargs, out: rows.append(kwargs["input_ids"].shape[0]),
-                                        with_kwargs=True)
+    encoder.model.register_forward_hook(
+        lambda m, args, kwargs, out: rows.append(len({tuple(r) for r in kwargs["input_ids"].tolist()})),
+        with_kwargs=True)
     return rows
+
+
+def _per_caption(texts, f) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """caption -> (unpadded token features (L_i, C), pooled vector (C,))."""
+    return {t: (f.tokens[b][f.mask[b]], f.pooled[b]) for b, t in enumerate(texts)}
+
+
+def _assert_bit_equal(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for t in a:
+        assert torch.equal(a[t][0], b[t][0]) and torch.equal(a[t][1], b[t][1]), t
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,21 +94,57 @@ def test_minilm_matches_sentence_transformers(minilm):
     assert float(f.pooled[0] @ f.pooled[2]) == pytest.approx(0.1353197, abs=1e-5)
 
 
-def test_deterministic_whatever_the_batch(fresh_minilm):
-    texts = [LEFT, "a person bows", "the person claps both hands above the head three times"]
-    a = fresh_minilm().encode(texts)
-    b = fresh_minilm().encode(texts)
-    assert torch.equal(a.pooled, b.pooled) and torch.equal(a.tokens, b.tokens)  # same call: bit-equal
-    # the default (one caption a pass): bit-equal whatever was encoded before or beside it
-    warm = fresh_minilm()
-    warm.encode(["she smiles", texts[1]])
-    c = warm.encode(texts[::-1] + ["someone jumps"])
-    assert torch.equal(c.pooled[:3].flip(0), a.pooled)
-    assert all(torch.equal(c.tokens[2 - i][c.mask[2 - i]], a.tokens[i][a.mask[i]]) for i in range(3))
-    # batches of several captions: equal up to float rounding only, and never cached together
-    d = fresh_minilm(batch_size=64)
-    torch.testing.assert_close(d.encode(texts[::-1]).pooled.flip(0), a.pooled, atol=1e-5, rtol=0)
-    assert d.fingerprint != warm.fingerprint
+def test_batched_features_equal_one_caption_at_a_time(fresh_minilm):
+    """Bit-equal whatever the batch size. (The batch size used to be part of the fingerprint, as
+    batches mixing lengths changed features by rounding; a pass now holds one token length.)"""
+    assert TextEncoderConfig().batch_size == 32
+    batched = fresh_minilm()
+    rows = _count_rows(batched)
+    together = _per_caption(VARIED, batched.encode(VARIED))
+    assert sorted(rows) == [1, 1, 1, 2, 3, 4, 4]  # one pass per token length (7 lengths)
+    one = fresh_minilm(batch_size=1)
+    alone = {t: _per_caption([t], one.encode([t]))[t] for t in VARIED}  # one call per caption
+    _assert_bit_equal(together, alone)
+    for size in (2, 3, 64):
+        _assert_bit_equal(_per_caption(VARIED, fresh_minilm(batch_size=size).encode(VARIED)), alone)
+    assert batched.fingerprint == one.fingerprint
+
+
+def test_passes_hold_one_token_length_and_a_multiple_of_four_rows(fresh_minilm):
+    enc = fresh_minilm(batch_size=3)
+    passes: list[tuple[int, int, bool]] = []  # (captions, tokens, any padding)
+    enc.model.register_forward_hook(
+        lambda m, args, kwargs, out: passes.append((*kwargs["input_ids"].shape, not kwargs["attention_mask"].all())),
+        with_kwargs=True)
+    enc.encode(VARIED)
+    assert not any(pad for *_, pad in passes)
+    assert all(b * n % 4 == 0 for b, n, _ in passes)
+    # (captions with copies, tokens): at most 3 captions of a length a pass, e.g. the four 3-token
+    # ones as 3 + 1 copy and 1 + 3 copies, the 12-token one alone
+    assert sorted((b, n) for b, n, _ in passes) == [(1, 4), (1, 12), (3, 8), (4, 3), (4, 3), (4, 5), (4, 5),
+                                                    (4, 9), (4, 13)]
+    assert enc.cache_info().encoded == len(VARIED)  # copies are not counted
+
+
+def test_order_and_company_do_not_change_features(fresh_minilm):
+    a = _per_caption(VARIED, fresh_minilm().encode(VARIED))
+    shuffled = VARIED[::-1][1::2] + VARIED[::-1][::2]
+    _assert_bit_equal(_per_caption(shuffled, fresh_minilm().encode(shuffled)), a)
+    warm = fresh_minilm()  # some captions cached first, in other company
+    warm.encode(["a person runs", "nods", "a person bows", "someone kicks the ball away"])
+    _assert_bit_equal(_per_caption(VARIED, warm.encode(VARIED)), a)
+
+
+@pytest.mark.parametrize("first, second", [(1, 32), (32, 1)])
+def test_cache_is_shared_across_batch_sizes(fresh_minilm, tmp_path, first, second):
+    filled = fresh_minilm(batch_size=first, disk_cache=True, cache_dir=str(tmp_path))
+    a = _per_caption(VARIED, filled.encode(VARIED))
+    reader = fresh_minilm(batch_size=second, disk_cache=True, cache_dir=str(tmp_path))
+    rows = _count_rows(reader)
+    b = _per_caption(VARIED, reader.encode(VARIED))
+    info = reader.cache_info()
+    assert rows == [] and info.encoded == 0 and info.disk_hits == len(VARIED)
+    _assert_bit_equal(a, b)
 
 
 def test_each_distinct_caption_runs_through_the_model_once(fresh_minilm):
@@ -205,7 +261,11 @@ def test_bad_captions_raise(minilm, texts, match):
 @pytest.mark.parametrize("kw, match", [
     ({"kind": "bert"}, "kind must be one of minilm, clip"),
     ({"max_length": 1}, "max_length must be an int >= 2"),
-    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"batch_size": 0}, r"batch_size must be an int >= 1 \(captions per forward pass\); got 0"),
+    ({"batch_size": -1}, "batch_size must be an int >= 1.*got -1"),
+    ({"batch_size": 8.0}, "batch_size must be an int >= 1.*got 8.0"),
+    ({"batch_size": "32"}, "batch_size must be an int >= 1.*got '32'"),
+    ({"batch_size": True}, "batch_size must be an int >= 1.*got True"),
     ({"memory_cache_size": -1}, "memory_cache_size must be"),
 ])
 def test_config_rejects_bad_values(kw, match):
