@@ -1,6 +1,8 @@
 """Independent runs side by side: one process per job, each on one CPU thread.
 
     rows = parallel.map_runs(fn, tasks, jobs=2)   # [fn(task) for task in tasks], in task order
+    parallel.train_ahead([ModelSpec("tenderlib.vae_runs", cfg, train_cfg, data, sel, profile), ...], jobs=2)
+        # trains the runs a notebook loop is about to load (jobs=1: nothing, the loop trains them)
 
 A notebook's table is made of runs that do not depend on each other (a denoiser per data share, a
 MoLIP per scaling point, a VAE per ablation row). Each run is a pure function of its configs: it
@@ -19,11 +21,13 @@ numbers of running them one after another in the notebook's own process (tests/t
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from tenderlib import progress
@@ -78,3 +82,40 @@ def map_runs(fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int = 1, name
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
         futures = [pool.submit(_call, fn, task, label) for task, label in zip(tasks, labels)]
         return [f.result() for f in futures]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model run by config: `<module>.load_or_train(config, train_config, store, selection, profile)`,
+    the store being the synthetic dataset of `data` (tenderlib.synthetic.SyntheticConfig)."""
+
+    module: str  # "tenderlib.vae_runs" or "tenderlib.molip"
+    config: Any
+    train_config: Any
+    data: Any
+    selection: Any
+    profile: str
+
+
+def ensure_trained(spec: ModelSpec) -> str:
+    """Train the run of `spec` unless it is finished (then it only loads); its run folder."""
+    from tenderlib import synthetic
+
+    store = synthetic.get_store(spec.data)
+    run = importlib.import_module(spec.module).load_or_train(spec.config, spec.train_config, store, spec.selection,
+                                                             spec.profile)
+    return str(run.run_dir)
+
+
+def train_ahead(specs: Sequence[ModelSpec], jobs: int) -> None:
+    """Train the runs of `specs`, `jobs` at a time, so that the notebook's own loop, which follows,
+    loads them. With jobs=1 this does nothing: the loop trains them one after another itself, with
+    the same numbers."""
+    from tenderlib import synthetic
+
+    check_jobs(jobs)
+    specs = list(dict.fromkeys(specs))  # a run asked twice is trained once
+    if jobs > 1 and specs:
+        for data in dict.fromkeys(s.data for s in specs):
+            synthetic.get_store(data)  # built here once, never by two workers at the same time
+        map_runs(ensure_trained, specs, jobs, name=f"{specs[0].module.rsplit('.', 1)[-1]} run")

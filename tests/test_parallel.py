@@ -62,3 +62,31 @@ def test_bad_input():
         parallel.map_runs(fails, [0, 1, 2], jobs=2)
     assert parallel.map_runs(fails, [0, 2], jobs=2) == [0, 2]
     assert parallel.default_jobs() >= 1
+
+
+def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monkeypatch, one_torch_thread):
+    from tenderlib import synthetic, vae, vae_runs
+    from tenderlib.store import Selection
+
+    data = synthetic.SyntheticConfig(num_clips=24)
+    tiny = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, latent_dim=8, num_layers=1, num_heads=2,
+                         ff_dim=16, max_frames=16, dropout=0.0)
+    configs = [tiny, vae_runs.ablation_config(tiny, "VAE")]
+    tc = training.TrainConfig(max_steps=3, batch_size=4, progress="off", autocast="off")
+    sel = Selection(split="all")
+    weights = {}
+    for jobs in (1, 2):
+        root = tmp_path / f"root{jobs}"
+        root.mkdir()
+        (root / "pyproject.toml").write_text("")
+        monkeypatch.setenv("TENDER_ROOT", str(root))
+        specs = [parallel.ModelSpec("tenderlib.vae_runs", c, tc, data, sel, "test") for c in configs]
+        parallel.train_ahead(specs + specs[:1], jobs=jobs)  # the repeated spec is trained once
+        store = synthetic.get_store(data, workers=1)
+        runs = [vae_runs.load_or_train(c, tc, store, sel, "test") for c in configs]
+        assert [r.trained_now for r in runs] == ([True, True] if jobs == 1 else [False, False])
+        weights[jobs] = [r.model.state_dict() for r in runs]
+    for a, b in zip(weights[1], weights[2]):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="jobs must be"):
+        parallel.train_ahead([], jobs=0)
