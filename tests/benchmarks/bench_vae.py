@@ -164,6 +164,15 @@ def run_encode(model: str, device: str, batch: int, repeats: int, threads: int) 
                 clips_per_s=batch / best, cpu_clips_per_s=batch / cpu, threads=torch.get_num_threads())
 
 
+def _child(arguments: list[str], label: str) -> dict | None:
+    """Run this script again in a fresh process (clean peak memory) and read its JSON row; None if it failed."""
+    done = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True)
+    if done.returncode:
+        print(f"{label}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="default,paper", help="comma-separated: " + ", ".join(SIZES))
@@ -192,13 +201,11 @@ def main(argv=None) -> int:
     for size in [s for s in args.sizes.split(",") if s]:
         for precision in args.precisions.split(","):
             for model in args.models.split(","):
-                cmd = [sys.executable, __file__, "--one", json.dumps([size, model, precision]),
-                       "--steps", str(args.steps), *common]
-                done = subprocess.run(cmd, capture_output=True, text=True)
-                if done.returncode:
-                    print(f"{size} {model} {precision}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+                row = _child(["--one", json.dumps([size, model, precision]), "--steps", str(args.steps), *common],
+                             f"{size} {model} {precision}")
+                if row is None:
                     continue
-                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                rows.append(row)
                 print(f"  done: {size} {precision} {model} {rows[-1]['step_ms']:.0f} ms/step", file=sys.stderr)
     if rows:
         naive = {(r["size"], r["precision"]): r for r in rows if r["model"] == "VAE (naive)"}
@@ -218,12 +225,10 @@ def main(argv=None) -> int:
             print("| " + " | ".join(cells) + " |")
     encode_rows = []
     for model in [m for m in args.encode_models.split(",") if m]:
-        cmd = [sys.executable, __file__, "--one-encode", model, "--encode-batch", str(args.encode_batch), *common]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode:
-            print(f"encode {model}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+        row = _child(["--one-encode", model, "--encode-batch", str(args.encode_batch), *common], f"encode {model}")
+        if row is None:
             continue
-        encode_rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        encode_rows.append(row)
         print(f"  done: encode {model} {encode_rows[-1]['clips_per_s']:.1f} clips/s", file=sys.stderr)
     if encode_rows:
         r0 = encode_rows[0]
