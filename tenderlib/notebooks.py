@@ -298,14 +298,14 @@ def reproduce(profile: str = "default", names: Sequence[str | Path] | None = Non
                                          timeout=timeout))
             seconds[nb_path.stem] = time.time() - t0
             follower.say(f"{nb_path.stem} done in {seconds[nb_path.stem] / 60:.1f} min")
+            # after every notebook, so that a killed reproduction keeps the times of those that finished
+            times_file.write_text(json.dumps({**last, **{k: round(v) for k, v in seconds.items()}}, indent=1) + "\n")
     finally:
         follower.close()
         if previous_env is None:
             os.environ.pop(progress.ENV, None)
         else:
             os.environ[progress.ENV] = previous_env
-        if seconds:
-            times_file.write_text(json.dumps({**last, **{k: round(v) for k, v in seconds.items()}}, indent=1) + "\n")
         tables = sorted(p for p in output_dir(profile, "tables").glob("*.md") if p.stat().st_mtime >= start)
         lines = [f"  {stem:<24} {t / 60:6.1f} min" for stem, t in seconds.items()]
         lines.append(f"  {'total':<24} {(time.time() - start) / 60:6.1f} min ({jobs} job(s); "
