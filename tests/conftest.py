@@ -1,10 +1,7 @@
 """Shared pytest setup for the unit tests and `pytest --nbval` on the notebooks.
 
-- nbval compares stored outputs after the substitutions in tests/nbval_sanitize.cfg (memory
-  addresses, absolute paths); this file points nbval at it from wherever pytest is started.
-- Images are never compared (png, jpeg and also gif), and a cell marked `# NBVAL_TOLERANCE x`
-  compares its numbers within x (tests/nbval_tolerance.py): trained models print numbers whose
-  last digits depend on the CPU's kernels and the thread count.
+- How nbval compares the notebooks (sanitizing, images skipped, NBVAL_TOLERANCE) is set up by the
+  conftest.py at the repository root, so that it holds for a notebook run alone too.
 - Progress bars are switched off (TQDM_DISABLE) for the kernels nbval starts, so that stored
   outputs compare equal.
 - Fixture `tender_root`: a temporary repository root (TENDER_ROOT), so tests that write
@@ -17,20 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SANITIZE_FILE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"
-
 os.environ.setdefault("TQDM_DISABLE", "1")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config.option, "nbval_sanitize_with", "absent") is None:  # nbval loaded, no file given
-        config.option.nbval_sanitize_with = str(SANITIZE_FILE)
-    if config.pluginmanager.hasplugin("nbval"):
-        import nbval.plugin
-
-        from nbval_tolerance import install
-
-        install(nbval.plugin)
 
 
 @pytest.fixture
