@@ -4,6 +4,7 @@
     score_generated(model, captions, features, mask, real, ...)     a generation table's row
     real_reference(model, store, test_indices)                      (M, E) FID reference
     retrieve(model, queries, store, indices, k)                     text -> top-k clips
+    motion_sanity(model, store, test_indices, MetricsConfig(...))   does the score see movement?
     metric_row(result)                                              {top1, top1_conf, ...}
 
 Protocol. The FID reference is the MoLIP embedding of every test clip, centre-cropped to the
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from tenderlib import metrics
+from tenderlib.dataset import collate
 from tenderlib.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
 from tenderlib.paper import MOLIP_METRICS
 from tenderlib.store import Store
@@ -106,6 +108,39 @@ def score_generated(model: MoLIP, captions: Sequence[str], features: torch.Tenso
         P, G = mm_features.shape[:2]
         mm = embed_motions(model, mm_features.flatten(0, 1), mm_mask.flatten(0, 1)).reshape(P, G, -1)
     return metrics.evaluate(text, motion, real, mm, config)
+
+
+SANITY_ROWS = ("real", "shuffled", "reversed", "frozen", "first")
+
+
+@torch.no_grad()
+def motion_sanity(model: MoLIP, store: Store, indices, config: metrics.MetricsConfig = metrics.MetricsConfig(),
+                  batch_size: int = 256, seed: int = 0) -> dict[str, metrics.EvalResult]:
+    """The test clips scored as generated motions of their first captions, as they are and corrupted
+    in time (tenderlib.movement.corrupt: frames shuffled, played backwards, frozen at the mean pose,
+    first frame held), against the real reference. An evaluator that reads movement scores the
+    corrupted rows well below the real one; one that reads poses alone scores them alike."""
+    from tenderlib.movement import corrupt
+
+    indices = np.asarray(indices, dtype=np.int64)
+    if indices.size < config.group_size:
+        raise ValueError(f"indices: {indices.size} clips, fewer than the R-Precision group_size={config.group_size}")
+    reference = real_reference(model, store, indices, batch_size)
+    ds = eval_dataset(store, indices, model.config)
+    captions, chunks = [], []
+    for a in range(0, len(ds), batch_size):
+        batch = collate([ds[k] for k in range(a, min(a + batch_size, len(ds)))])
+        captions += batch.captions
+        chunks.append(batch)
+    text = embed_texts(model, captions)
+    generator = torch.Generator().manual_seed(seed)
+    out = {}
+    for row in SANITY_ROWS:
+        motion = np.concatenate([embed_motions(model, b.features if row == "real" else
+                                               corrupt(b.features, b.mask, row, generator), b.mask, batch_size)
+                                 for b in chunks])
+        out[row] = metrics.evaluate(text, motion, reference, config=config)
+    return out
 
 
 @dataclass(frozen=True)

@@ -506,18 +506,59 @@ def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: 
     mm = pipe.generate([c for c in captions[:P] for _ in range(mm_repeats)],
                        [n for n in lengths[:P] for _ in range(mm_repeats)], generator=g, **kw)
     mm_features, mm_mask = mm.grouped(mm_repeats)
-    return evaluation.score_generated(molip_model, captions, gen.features, gen.mask, reference, mm_features, mm_mask,
-                                      metrics_config)
+    result = evaluation.score_generated(molip_model, captions, gen.features, gen.mask, reference, mm_features,
+                                        mm_mask, metrics_config)
+    return Scores(result, generated_movement(gen, mm, store, indices, pipe.max_length))
 
 
-def result_row(result) -> dict[str, float]:
-    """An EvalResult as paper.table2's columns (+ '<metric>_conf'), MultiModality included."""
+@dataclass
+class Scores:
+    """What `score` returns: the MoLIP metrics and how much the generations move."""
+
+    result: Any  # tenderlib.metrics.EvalResult
+    movement: dict  # tenderlib.movement.generation_movement rows: 'generated', 'real', 'ratio'
+
+
+def generated_movement(gen: Generation, mm: Generation, store, indices, max_length: int) -> dict:
+    """tenderlib.movement.generation_movement of the motions generated for the test clips `indices`
+    (gen: one per clip, its first caption) against those clips, centre-cropped to max_length as
+    the VAE sees them; the spread of one caption's samples is read from `mm` (several generations
+    of each caption) against the spread of test clips sharing a first caption."""
+    from tenderlib import movement
+    from tenderlib.dataset import MotionDataset
+
+    real_ds = MotionDataset(store, indices, max_frames=max_length, crop="center", caption="first")
+    items = [real_ds[k] for k in range(len(real_ds))]
+    real = [movement.Clip(it.features[:, :, :2], it.features[:, :, 2] > movement.MIN_CONFIDENCE,
+                          float(store.index.fps[it.index])) for it in items]
+    real_caps = [store.texts(int(it.index))[0] for it in items]
+    as_clips = lambda g: [movement.Clip(g.features[b, :int(g.lengths[b]), :, :2].numpy(),
+                                        g.features[b, :int(g.lengths[b]), :, 2].numpy() > movement.MIN_CONFIDENCE,
+                                        g.fps) for b in range(len(g))]
+    rows = movement.generation_movement(as_clips(gen), gen.captions, real, real_caps)
+    spread = movement.generation_movement(as_clips(mm), mm.captions, real, real_caps)
+    for name in rows:
+        rows[name].update({k: v for k, v in spread[name].items() if k.endswith("_spread")})
+    return rows
+
+
+def result_row(scores: Scores) -> dict[str, float]:
+    """Scores as paper.table2's columns (+ '<metric>_conf'), MultiModality included, and the movement
+    ratios against the real clips of the same captions: '<part>_disp', '<part>_std', '<part>_spread'
+    for body, face and hand (tenderlib.movement)."""
     from tenderlib import evaluation
 
+    result = scores.result
     row = evaluation.metric_row(result)
     if result.multimodality is not None:
         row["multimodality"], row["multimodality_conf"] = result.multimodality.mean, result.multimodality.conf
+    ratio = scores.movement["ratio"]
+    row.update({f"{part}_{col}": ratio[f"{part}_{col}"] for part in MOVEMENT_PARTS for col in MOVEMENT_COLUMNS})
     return row
+
+
+MOVEMENT_PARTS = ("body", "face", "hand")
+MOVEMENT_COLUMNS = ("disp", "std", "spread")
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,6 +94,35 @@ def evaluate_reconstruction(model: PAVAE, dataset, batch_size: int = 32, num_par
                                 float(vel[1] / n) if n else float("nan"))
 
 
+@torch.no_grad()
+def evaluate_movement(model: PAVAE, dataset, batch_size: int = 32, min_confidence: float = 0.3,
+                      ) -> dict[str, dict[str, float]]:
+    """tenderlib.movement.reconstruction_movement of the reconstructions (z = mu) of every clip of
+    `dataset` (a MotionDataset, in order), counted where the truth's confidence > min_confidence."""
+    from tenderlib import movement
+    from tenderlib.dataset import collate
+
+    if len(dataset) == 0:
+        raise ValueError("dataset is empty: nothing to evaluate")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    preds, truths = [], []
+    try:
+        for start in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            batch = collate(items).to(device)
+            pred = model(batch.features, batch.mask, sample=False).features.float().cpu()  # (B, T, K, C_out)
+            truth = batch.features.cpu()
+            fps = [dataset.store.index.fps[it.index] for it in items]
+            truths += movement.clips_from_features(truth, batch.mask.cpu(), fps, min_confidence)
+            preds += [movement.Clip(pred[b, :c.xy.shape[0], :, :2], c.valid, c.fps) for b, c in
+                      enumerate(truths[-len(items):])]
+    finally:
+        model.train(was_training)
+    return movement.reconstruction_movement(preds, truths)
+
+
 def _velocity_error(pred_xy: torch.Tensor, batch, min_confidence: float) -> torch.Tensor:
     """(3,) float64: sums of |v_pred - v_true| in normalised units and pixels, and their count."""
     ok = batch.mask[:, :, None] & (batch.features[..., 2] > min_confidence)  # (B, T, K)

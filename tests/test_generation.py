@@ -226,7 +226,10 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
     mc = metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4, mm_pairs=2)
     res = generation.score(first.pipe, evaluator, tiny_store, test, mc, reference, steps=2, mm_texts=3, mm_repeats=2)
     row = generation.result_row(res)
-    assert res.num_samples == 12 and {"top1", "fid", "multimodality", "multimodality_conf"} <= set(row)
+    assert res.result.num_samples == 12 and {"top1", "fid", "multimodality", "multimodality_conf"} <= set(row)
+    assert {"body_disp", "face_std", "hand_spread"} <= set(row)
+    assert set(res.movement) == {"generated", "real", "ratio"}
+    assert row["body_disp"] == pytest.approx(res.movement["generated"]["body_disp"] / res.movement["real"]["body_disp"])
     captions, lengths = generation.prompts_for(tiny_store, test[:2], first.pipe.max_length)
     assert captions == ["clip 0 waves", "clip 1 waves"] and all(1 <= n <= VAE_TINY.max_frames for n in lengths)
 
@@ -269,3 +272,28 @@ def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_st
 def test_experiment_config_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
         generation.TenderExperimentConfig(**kwargs)
+
+
+def test_motion_sanity_scores_each_corruption_against_the_real_reference(tiny_store, encoder):
+    from tenderlib import evaluation, metrics, molip
+    from tenderlib.dataset import collate
+    from tenderlib.movement import corrupt
+
+    model = molip.build(molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2,
+                                          ff_dim=16, embed_dim=8), 0, encoder).eval()
+    test = np.arange(12)
+    mc = metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4)
+    rows = evaluation.motion_sanity(model, tiny_store, test, mc, seed=3)
+    assert tuple(rows) == evaluation.SANITY_ROWS
+    ds = molip.eval_dataset(tiny_store, test, model.config)
+    batch = collate([ds[k] for k in range(len(ds))])
+    reference = evaluation.real_reference(model, tiny_store, test)
+    text = molip.embed_texts(model, batch.captions)
+    for name in ("real", "reversed", "frozen"):
+        feats = batch.features if name == "real" else corrupt(batch.features, batch.mask, name)
+        want = metrics.evaluate(text, evaluation.embed_motions(model, feats, batch.mask), reference, config=mc)
+        assert rows[name].fid.mean == pytest.approx(want.fid.mean, abs=1e-9)
+        assert rows[name].r_precision[0].mean == pytest.approx(want.r_precision[0].mean)
+    assert rows["real"].fid.mean < rows["first"].fid.mean  # a held frame is far from every real clip
+    with pytest.raises(ValueError, match="group_size"):
+        evaluation.motion_sanity(model, tiny_store, test[:2], mc)

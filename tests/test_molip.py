@@ -298,3 +298,38 @@ def test_side_dims_make_both_towers_mirror_equivariant(encoder):
         molip.MoLIPConfig(embed_dim=16, side_dims=16)
     with pytest.raises(ValueError, match="side_dims > 0"):
         molip.MoLIP(TINY, encoder).mirror_embedding(m)
+
+
+def test_temporal_loss_is_a_margin_plus_an_uninformative_term():
+    """temporal_loss = mean softplus(s (t . m_neg - t . m)) + (mean over the corrupted clips of the
+    cross-entropy of uniform against softmax_j(s m_neg . t_j)) - log B, over the first
+    ceil(share * B) clips, the corruption kinds in turn."""
+    from tenderlib.molip import MAX_LOGIT_SCALE
+    from tenderlib.movement import corrupt
+
+    cfg = molip.MoLIPConfig(**{**TINY.__dict__, "temporal_weight": 1.0, "temporal_share": 0.5,
+                               "temporal_kinds": ("reversed", "first")})
+    torch.manual_seed(0)
+    model = molip.MoLIP(cfg, text_encoder=WordEncoder()).eval()
+    captions = ["waving", "jumping", "kicking", "waving"]
+    f, mask = _motion(B=4, T=8)
+    mask[1, 5:] = False
+    f = f * mask[:, :, None, None]
+    text, motion = model(f, mask, captions)
+    scale = model.logit_scale.clamp(max=math.log(MAX_LOGIT_SCALE)).exp()
+    neg = torch.cat([model.encode_motion(corrupt(f[:1], mask[:1], "reversed"), mask[:1]),
+                     model.encode_motion(corrupt(f[1:2], mask[1:2], "first"), mask[1:2])])
+    margin = F.softplus(scale * ((text[:2] * neg).sum(-1) - (text[:2] * motion[:2]).sum(-1))).mean()
+    p = torch.softmax(scale * neg @ text.T, dim=1)  # (2, 4)
+    uniform = (-torch.log(p).mean(1)).mean() - math.log(4)
+    torch.testing.assert_close(model.temporal_loss(text, motion, f, mask), margin + uniform)
+    # a corrupted clip equally near every caption costs nothing in the second term
+    assert float(-torch.log(torch.full((4,), 0.25)).mean() - math.log(4)) == pytest.approx(0.0, abs=1e-6)
+    batch = Batch(features=f, mask=mask, lengths=mask.sum(1), captions=captions, indices=torch.arange(4),
+                  starts=torch.zeros(4, dtype=torch.long), center=torch.zeros(4, 2), scale=torch.ones(4))
+    out = model.training_loss(batch)
+    assert out.temporal is not None and torch.isfinite(out.loss)
+    with pytest.raises(ValueError, match="temporal_kinds"):
+        molip.MoLIPConfig(temporal_kinds=("backwards",))
+    with pytest.raises(ValueError, match="temporal_share"):
+        molip.MoLIPConfig(temporal_share=0.0)

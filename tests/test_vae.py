@@ -220,7 +220,7 @@ def test_sampling_is_reparameterised():
 
 
 def test_posterior_starts_narrow_and_mu_varies_with_the_input():
-    """A fresh model's logvar is LOGVAR_INIT everywhere (sigma ~0.14, so the decoder sees z from the
+    """A fresh model's logvar is LOGVAR_INIT everywhere (sigma ~0.01, so the decoder sees z from the
     first step) and its mu differs between clips (the heads do not erase the encoder's output)."""
     m = model()
     out = m(features(), frame_mask([10, 10, 10]))
@@ -532,3 +532,88 @@ def test_paper_vae_tables_agree_with_each_other():
     t12 = paper.table12()
     assert (t12["setting"].str.extract(r"Ours-(\d+)-(\d+)-(\d+)").astype(int).to_numpy()
             == t12[["num_layers", "latent_tokens", "latent_dim"]].to_numpy()).all()
+
+
+def test_balanced_weights_give_every_part_the_same_weight():
+    from tenderlib.losses import balanced_weights, reconstruction_loss
+    from tenderlib.skeleton import part_indices
+
+    w = balanced_weights(4)
+    sums = [float(w[idx].sum()) for idx in part_indices(4)]
+    assert sums == pytest.approx([133 / 4] * 4)
+    # an error on the body alone weighs as much as the same error on the face alone
+    target = torch.zeros(1, 3, 133, 3)
+    target[..., 2] = 1.0
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    body, face = torch.zeros(1, 3, 133, 2), torch.zeros(1, 3, 133, 2)
+    body[:, :, part_indices(4)[0]] = 0.5
+    face[:, :, part_indices(4)[2]] = 0.5
+    lb = reconstruction_loss(body, target, mask, "l1", keypoint_weights=w)
+    lf = reconstruction_loss(face, target, mask, "l1", keypoint_weights=w)
+    torch.testing.assert_close(lb, lf)
+    assert float(reconstruction_loss(face, target, mask, "l1")) == pytest.approx(0.5 * 68 / 133)
+    with pytest.raises(ValueError, match="keypoint_weights"):
+        reconstruction_loss(body, target, mask, "l1", keypoint_weights=w[:10])
+
+
+def test_input_skip_adds_the_naive_embedding():
+    cfg = VAEConfig(max_frames=8, latent_dim=16, latent_tokens=1, num_layers=1, num_heads=2, ff_dim=16,
+                    input_skip=True)
+    torch.manual_seed(0)
+    model = PAVAE(cfg).eval()
+    x = torch.randn(2, 8, 133, 3)
+    mask = torch.ones(2, 8, dtype=torch.bool)
+    mu, _ = model.encode(x, mask)
+    with torch.no_grad():
+        model.input_skip.proj.weight.zero_()
+        model.input_skip.proj.bias.zero_()
+    mu0, _ = model.encode(x, mask)
+    assert not torch.allclose(mu, mu0)
+    assert PAVAE(VAEConfig(num_parts=1, input_skip=True, max_frames=8)).input_skip is None  # naive: already linear
+
+
+def test_spread_in_time_places_tokens_at_segment_centres():
+    from tenderlib.vae import spread_in_time
+
+    tokens = torch.arange(4.0)[None, :, None].expand(2, 4, 3)  # token j holds the value j
+    mask = frame_mask(torch.tensor([8, 4]), 8)
+    out = spread_in_time(tokens, mask)
+    torch.testing.assert_close(out[0, :, 0], torch.tensor([0.0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.0]))
+    torch.testing.assert_close(out[1, :, 0], torch.tensor([0.0, 1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0]))
+    one = spread_in_time(torch.full((1, 1, 2), 5.0), frame_mask(torch.tensor([3]), 4))  # n = 1: held
+    torch.testing.assert_close(one[0, :, 0], torch.tensor([5.0, 5.0, 5.0, 0.0]))
+
+
+def test_decoder_queries_are_zeros_or_the_latent_spread_in_time():
+    """What the decoder's transformer receives as frame queries: positions alone (zeros), or the
+    latent tokens (with their identity embedding) spread over the clip, plus positions."""
+    from tenderlib.vae import spread_in_time
+
+    cfg = dict(max_frames=16, latent_dim=16, latent_tokens=2, num_layers=1, num_heads=2, ff_dim=16)
+    mask = frame_mask(torch.tensor([16, 9]), 16)
+    z = torch.randn(2, 2, 16)
+    for kind in ("zeros", "latent"):
+        torch.manual_seed(0)
+        model = PAVAE(VAEConfig(**cfg, decoder_queries=kind)).eval()
+        seen = {}
+
+        class Capture(torch.nn.Module):
+            def forward(self, queries, keys, context):
+                seen["queries"], seen["context"] = queries, context
+                return torch.zeros_like(queries)
+
+        model.decoder = Capture()
+        model.decode(z, mask)
+        memory = z + model.latent_pos
+        start = spread_in_time(memory, mask) if kind == "latent" else torch.zeros(2, 16, 16)
+        torch.testing.assert_close(seen["queries"], model.dec_pos(start))
+        torch.testing.assert_close(seen["context"], memory)
+    with pytest.raises(ValueError, match="decoder_queries"):
+        VAEConfig(decoder_queries="noise")
+
+
+def test_logvar_init_sets_the_initial_posterior_variance():
+    model = PAVAE(VAEConfig(max_frames=8, latent_dim=16, latent_tokens=1, num_layers=1, num_heads=2, ff_dim=16,
+                            logvar_init=-9.0))
+    _, logvar = model.encode(torch.randn(1, 8, 133, 3), torch.ones(1, 8, dtype=torch.bool))
+    torch.testing.assert_close(logvar, torch.full_like(logvar, -9.0))
