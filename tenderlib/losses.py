@@ -9,8 +9,6 @@ face-only or hand-only clip does not have contribute nothing, and neither does p
         paper's "confidence-weighted reconstruction" (each keypoint weighted by its confidence)
     confidence_loss(pred_conf, target, mask, kind, unannotated)  the CAG target
     velocity_loss(pred_xy, target, mask, kind)                   frame-to-frame displacements
-    balanced_weights(num_parts)                                  keypoint weights giving every part
-        the same weight (both losses take them as `keypoint_weights`)
     kl_divergence(mu, logvar)                                    KL(N(mu, sigma) || N(0, I))
     part_errors(pred_xy, target, mask, ...)                      mean L2 error per body part
 
@@ -70,39 +68,20 @@ def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum() / total.clamp_min(torch.finfo(values.dtype).tiny) * (total > 0)
 
 
-def balanced_weights(num_parts: int = 4) -> torch.Tensor:
-    """(K,) keypoint weights under which every part of the grouping weighs the same in a loss
-    (each part's weights sum to K / num_parts): the 17 body points count as much as the 68 face
-    points, as the part-aware design intends, instead of a quarter as much."""
-    ids = torch.as_tensor(part_ids(num_parts))
-    sizes = torch.bincount(ids).double()
-    return (len(ids) / (num_parts * sizes))[ids].float()
-
-
-def _keypoint_weights(w: torch.Tensor, keypoint_weights: torch.Tensor | None) -> torch.Tensor:
-    if keypoint_weights is None:
-        return w
-    if tuple(keypoint_weights.shape) != (w.shape[-1],):
-        raise ValueError(f"keypoint_weights must have shape ({w.shape[-1]},), got {tuple(keypoint_weights.shape)}")
-    return w * keypoint_weights.to(w.device, w.dtype)
-
-
 def reconstruction_loss(pred_xy: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                        kind: str = "smooth_l1", weighted: bool = False,
-                        keypoint_weights: torch.Tensor | None = None) -> torch.Tensor:
+                        kind: str = "smooth_l1", weighted: bool = False) -> torch.Tensor:
     """Coordinate loss over annotated keypoints of real frames.
 
     pred_xy (B, T, K, 2); target (B, T, K, 3); mask (B, T).
     weighted=False: mean over counted (keypoint, coordinate) pairs.
     weighted=True:  each keypoint's error weighted by its confidence, divided by the sum of weights.
-    keypoint_weights (K,): a further weight per keypoint (balanced_weights), None = all 1.
     """
     _check(pred_xy, target, mask, 2)
     err = elementwise(pred_xy.float(), target[..., XY].float(), kind).sum(-1)  # (B, T, K), over x and y
     w = annotated(target, mask).float()  # (B, T, K)
     if weighted:
         w = w * target[..., CONF].float()
-    return _masked_mean(err, _keypoint_weights(w, keypoint_weights)) / 2  # per coordinate
+    return _masked_mean(err, w) / 2  # per coordinate
 
 
 def confidence_loss(pred_conf: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
@@ -119,15 +98,14 @@ def confidence_loss(pred_conf: torch.Tensor, target: torch.Tensor, mask: torch.T
 
 
 def velocity_loss(pred_xy: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                  kind: str = "smooth_l1", keypoint_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Loss on displacements x[t+1] - x[t], counted where the keypoint is annotated in both frames
-    (keypoint_weights as in reconstruction_loss)."""
+                  kind: str = "smooth_l1") -> torch.Tensor:
+    """Loss on displacements x[t+1] - x[t], counted where the keypoint is annotated in both frames."""
     _check(pred_xy, target, mask, 2)
     ok = annotated(target, mask)  # (B, T, K)
     both = (ok[:, 1:] & ok[:, :-1]).float()  # (B, T-1, K)
     v_pred = pred_xy[:, 1:].float() - pred_xy[:, :-1].float()  # (B, T-1, K, 2)
     v_true = target[:, 1:, :, XY].float() - target[:, :-1, :, XY].float()
-    return _masked_mean(elementwise(v_pred, v_true, kind).sum(-1), _keypoint_weights(both, keypoint_weights)) / 2
+    return _masked_mean(elementwise(v_pred, v_true, kind).sum(-1), both) / 2
 
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -62,8 +62,7 @@ from einops import rearrange
 from torch import nn
 
 from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
-from tenderlib.losses import (LOSS_KINDS, balanced_weights, confidence_loss, kl_divergence, reconstruction_loss,
-                              velocity_loss)
+from tenderlib.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
 from tenderlib.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
 
 log = logging.getLogger(__name__)
@@ -97,8 +96,6 @@ class VAEConfig:
     skip: bool = True  # long skip connections (Table 12 "w/ skip")
     decoder_queries: Literal["zeros", "latent"] = "latent"  # the decoder's frame queries before cross-attention:
     #   zeros + positions (MLD), or the latent tokens spread over the clip in time + positions (module docstring)
-    input_skip: bool = False  # PA-VAE: add the naive VAE's linear map of the raw frame to the part-aware
-    #                           encoder's output, so the exact coordinates reach the temporal encoder
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"  # frame position embedding
     max_frames: int = 196  # longest clip the positional tables hold
     # confidence-aware modelling and objective (Table 7)
@@ -108,8 +105,6 @@ class VAEConfig:
     conf_supervise_unannotated: bool = False  # CAG: also teach confidence 0 where the source has none
     conf_weighted: bool = False  # weight each keypoint's coordinate loss by its confidence ("weighted")
     velocity_weight: float = 0.0  # weight of the velocity loss ("velocity"); 0 = off
-    part_balance: bool = False  # every part (body, foot, face, hand) weighs the same in the coordinate and
-    #                             velocity losses; False: every keypoint does (the 68 face points outweigh the body)
     kl_weight: float = 1e-4  # weight of the KL term (MLD: 1e-4)
     logvar_init: float = LOGVAR_INIT  # initial log-variance of the posterior (module docstring)
 
@@ -400,7 +395,6 @@ class PAVAE(nn.Module):
         self.cfg = cfg
         d, n = cfg.latent_dim, cfg.latent_tokens
         self.spatial = NaiveEncoder(cfg) if cfg.naive else SpatialEncoder(cfg, spatial_impl)
-        self.input_skip = NaiveEncoder(cfg) if cfg.input_skip and not cfg.naive else None
         self.dist_tokens = nn.Parameter(torch.randn(2 * n, d) * 0.02)  # n mu tokens, then n logvar tokens
         # Linear heads read mu and logvar off the encoder's (layer-normed) distribution tokens. Without
         # them logvar shares the final LayerNorm with mu: sigma starts near 1, as large as mu, and the
@@ -416,8 +410,6 @@ class PAVAE(nn.Module):
         self.decoder = SkipTransformer(d, cfg.num_layers, cfg.num_heads, cfg.ff_dim, cfg.dropout, cfg.skip,
                                        cross=True)
         self.head = nn.Linear(d, NUM_KEYPOINTS * cfg.channels)
-        # (K,) loss weights per keypoint (part_balance), not saved: they follow from the config
-        self.register_buffer("keypoint_weights", balanced_weights(4) if cfg.part_balance else None, persistent=False)
 
     @classmethod
     def load(cls, checkpoint, device: str | torch.device = "cpu", spatial_impl: str = SPATIAL_IMPL) -> "PAVAE":
@@ -455,8 +447,6 @@ class PAVAE(nn.Module):
         self.check_input(features, mask)
         B, n = features.shape[0], self.cfg.latent_tokens
         x = self.spatial(features[..., :self.cfg.channels]).float()  # (B, T, d); fp32 residual stream under autocast
-        if self.input_skip is not None:
-            x = x + self.input_skip(features[..., :self.cfg.channels]).float()
         x = self.enc_pos(x)
         tokens = torch.cat([self.dist_tokens.expand(B, -1, -1).to(x.dtype), x], dim=1)  # (B, 2n + T, d)
         keys = torch.cat([mask.new_ones(B, 2 * n), mask], dim=1)  # (B, 2n + T)
@@ -496,13 +486,10 @@ class PAVAE(nn.Module):
         """The configured objective (module docstring of tenderlib.losses) for `out` against `features`."""
         cfg, pred = self.cfg, out.features
         zero = pred.new_zeros((), dtype=torch.float32)
-        w = self.keypoint_weights
-        recon = reconstruction_loss(pred[..., :2], features, mask, cfg.recon_loss, weighted=cfg.conf_weighted,
-                                    keypoint_weights=w)
+        recon = reconstruction_loss(pred[..., :2], features, mask, cfg.recon_loss, weighted=cfg.conf_weighted)
         conf = (confidence_loss(pred[..., 2], features, mask, cfg.recon_loss, cfg.conf_supervise_unannotated)
                 if cfg.cag else zero)
-        vel = (velocity_loss(pred[..., :2], features, mask, cfg.recon_loss, keypoint_weights=w)
-               if cfg.velocity_weight > 0 else zero)
+        vel = velocity_loss(pred[..., :2], features, mask, cfg.recon_loss) if cfg.velocity_weight > 0 else zero
         kl = kl_divergence(out.mu, out.logvar)
         total = recon + cfg.conf_weight * conf + cfg.velocity_weight * vel + cfg.kl_weight * kl
         return VAELosses(total, recon.detach(), conf.detach(), vel.detach(), kl.detach())

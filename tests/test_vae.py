@@ -534,44 +534,6 @@ def test_paper_vae_tables_agree_with_each_other():
             == t12[["num_layers", "latent_tokens", "latent_dim"]].to_numpy()).all()
 
 
-def test_balanced_weights_give_every_part_the_same_weight():
-    from tenderlib.losses import balanced_weights, reconstruction_loss
-    from tenderlib.skeleton import part_indices
-
-    w = balanced_weights(4)
-    sums = [float(w[idx].sum()) for idx in part_indices(4)]
-    assert sums == pytest.approx([133 / 4] * 4)
-    # an error on the body alone weighs as much as the same error on the face alone
-    target = torch.zeros(1, 3, 133, 3)
-    target[..., 2] = 1.0
-    mask = torch.ones(1, 3, dtype=torch.bool)
-    body, face = torch.zeros(1, 3, 133, 2), torch.zeros(1, 3, 133, 2)
-    body[:, :, part_indices(4)[0]] = 0.5
-    face[:, :, part_indices(4)[2]] = 0.5
-    lb = reconstruction_loss(body, target, mask, "l1", keypoint_weights=w)
-    lf = reconstruction_loss(face, target, mask, "l1", keypoint_weights=w)
-    torch.testing.assert_close(lb, lf)
-    assert float(reconstruction_loss(face, target, mask, "l1")) == pytest.approx(0.5 * 68 / 133)
-    with pytest.raises(ValueError, match="keypoint_weights"):
-        reconstruction_loss(body, target, mask, "l1", keypoint_weights=w[:10])
-
-
-def test_input_skip_adds_the_naive_embedding():
-    cfg = VAEConfig(max_frames=8, latent_dim=16, latent_tokens=1, num_layers=1, num_heads=2, ff_dim=16,
-                    input_skip=True)
-    torch.manual_seed(0)
-    model = PAVAE(cfg).eval()
-    x = torch.randn(2, 8, 133, 3)
-    mask = torch.ones(2, 8, dtype=torch.bool)
-    mu, _ = model.encode(x, mask)
-    with torch.no_grad():
-        model.input_skip.proj.weight.zero_()
-        model.input_skip.proj.bias.zero_()
-    mu0, _ = model.encode(x, mask)
-    assert not torch.allclose(mu, mu0)
-    assert PAVAE(VAEConfig(num_parts=1, input_skip=True, max_frames=8)).input_skip is None  # naive: already linear
-
-
 def test_spread_in_time_places_tokens_at_segment_centres():
     from tenderlib.vae import spread_in_time
 
