@@ -30,6 +30,7 @@ import torch
 from tenderlib import metrics
 from tenderlib.dataset import collate
 from tenderlib.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
+from tenderlib.movement import corrupt
 from tenderlib.paper import MOLIP_METRICS
 from tenderlib.store import Store
 
@@ -120,8 +121,6 @@ def motion_sanity(model: MoLIP, store: Store, indices, config: metrics.MetricsCo
     in time (tenderlib.movement.corrupt: frames shuffled, played backwards, frozen at the mean pose,
     first frame held), against the real reference. An evaluator that reads movement scores the
     corrupted rows well below the real one; one that reads poses alone scores them alike."""
-    from tenderlib.movement import corrupt
-
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size < config.group_size:
         raise ValueError(f"indices: {indices.size} clips, fewer than the R-Precision group_size={config.group_size}")

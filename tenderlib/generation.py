@@ -525,21 +525,14 @@ def generated_movement(gen: Generation, mm: Generation, store, indices, max_leng
     the VAE sees them; the spread of one caption's samples is read from `mm` (several generations
     of each caption) against the spread of test clips sharing a first caption."""
     from tenderlib import movement
-    from tenderlib.dataset import MotionDataset
+    from tenderlib.dataset import MotionDataset, collate
 
     real_ds = MotionDataset(store, indices, max_frames=max_length, crop="center", caption="first")
-    items = [real_ds[k] for k in range(len(real_ds))]
-    real = [movement.Clip(it.features[:, :, :2], it.features[:, :, 2] > movement.MIN_CONFIDENCE,
-                          float(store.index.fps[it.index])) for it in items]
-    real_caps = [store.texts(int(it.index))[0] for it in items]
-    as_clips = lambda g: [movement.Clip(g.features[b, :int(g.lengths[b]), :, :2].numpy(),
-                                        g.features[b, :int(g.lengths[b]), :, 2].numpy() > movement.MIN_CONFIDENCE,
-                                        g.fps) for b in range(len(g))]
-    rows = movement.generation_movement(as_clips(gen), gen.captions, real, real_caps)
-    spread = movement.generation_movement(as_clips(mm), mm.captions, real, real_caps)
-    for name in rows:
-        rows[name].update({k: v for k, v in spread[name].items() if k.endswith("_spread")})
-    return rows
+    real = collate([real_ds[k] for k in range(len(real_ds))])
+    real_clips = movement.clips_from_features(real.features, real.mask, store.index.fps[real.indices.numpy()])
+    return movement.generation_movement(movement.clips_from_features(gen.features, gen.mask, gen.fps), gen.captions,
+                                        real_clips, real.captions,
+                                        movement.clips_from_features(mm.features, mm.mask, mm.fps), mm.captions)
 
 
 def result_row(scores: Scores) -> dict[str, float]:

@@ -195,25 +195,40 @@ def caption_spread(clips: Sequence[Clip], groups: Sequence[str], max_pairs: int 
     return _ratio(sums[:, 0], sums[:, 1])
 
 
+def _keep(clips: Sequence[Clip], captions: Sequence[str], wanted: set) -> tuple[list[Clip], list[str]]:
+    pairs = [(c, g) for c, g in zip(clips, captions) if g in wanted]
+    return [c for c, _ in pairs], [g for _, g in pairs]
+
+
 def generation_movement(generated: Sequence[Clip], generated_captions: Sequence[str],
                         real: Sequence[Clip], real_captions: Sequence[str],
+                        samples: Sequence[Clip] | None = None, sample_captions: Sequence[str] | None = None,
                         frames_at_30: int = DISPLACEMENT_FRAMES) -> dict[str, dict[str, float]]:
     """Generated motions against the real clips of the same captions, per part.
 
     Rows 'generated' and 'real', columns <part>_std, <part>_disp, <part>_spread (mean distance
     between two clips of one caption), and a row 'ratio' = generated / real. Only captions present
-    on both sides count, so both sides describe the same actions.
+    on both sides count, so both sides describe the same actions. `samples` (several generations of
+    each of `sample_captions`), when given, are what the generated spread is read from, against the
+    real clips of those captions; else both spreads come from the clips above.
     """
     shared = set(generated_captions) & set(real_captions)
     if not shared:
         raise ValueError("no caption is shared by the generated and the real clips")
-    gen = [(c, g) for c, g in zip(generated, generated_captions) if g in shared]
-    rea = [(c, g) for c, g in zip(real, real_captions) if g in shared]
+    gen, rea = _keep(generated, generated_captions, shared), _keep(real, real_captions, shared)
+    if samples is None:
+        spreads = {"generated": gen, "real": rea}
+    else:
+        if sample_captions is None or len(sample_captions) != len(samples):
+            raise ValueError("samples need one caption each (sample_captions)")
+        wanted = set(sample_captions) & set(real_captions)
+        if not wanted:
+            raise ValueError("no caption is shared by the samples and the real clips")
+        spreads = {"generated": _keep(samples, sample_captions, wanted), "real": _keep(real, real_captions, wanted)}
     rows = {}
-    for name, items in (("generated", gen), ("real", rea)):
-        clips, caps = [c for c, _ in items], [g for _, g in items]
+    for name, (clips, _) in (("generated", gen), ("real", rea)):
         m = PartMovement.of(clips, frames_at_30)
-        spread = caption_spread(clips, caps)
+        spread = caption_spread(*spreads[name])
         rows[name] = {f"{part}_{col}": float(v[p]) for p, part in enumerate(PARTS)
                       for col, v in (("std", m.std), ("disp", m.displacement), ("spread", spread))}
     rows["ratio"] = {key: float(_ratio(np.float64(rows["generated"][key]), np.float64(rows["real"][key])))

@@ -95,29 +95,29 @@ def evaluate_reconstruction(model: PAVAE, dataset, batch_size: int = 32, num_par
 
 
 @torch.no_grad()
-def evaluate_movement(model: PAVAE, dataset, batch_size: int = 32, min_confidence: float = 0.3,
+def evaluate_movement(model: PAVAE, dataset, batch_size: int = 32, min_confidence: float | None = None,
                       ) -> dict[str, dict[str, float]]:
     """tenderlib.movement.reconstruction_movement of the reconstructions (z = mu) of every clip of
-    `dataset` (a MotionDataset, in order), counted where the truth's confidence > min_confidence."""
+    `dataset` (a MotionDataset, in order), counted where the truth's confidence > min_confidence
+    (default: tenderlib.movement.MIN_CONFIDENCE)."""
     from tenderlib import movement
     from tenderlib.dataset import collate
 
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to evaluate")
+    min_confidence = movement.MIN_CONFIDENCE if min_confidence is None else min_confidence
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     preds, truths = [], []
     try:
         for start in range(0, len(dataset), batch_size):
-            items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-            batch = collate(items).to(device)
-            pred = model(batch.features, batch.mask, sample=False).features.float().cpu()  # (B, T, K, C_out)
-            truth = batch.features.cpu()
-            fps = [dataset.store.index.fps[it.index] for it in items]
-            truths += movement.clips_from_features(truth, batch.mask.cpu(), fps, min_confidence)
-            preds += [movement.Clip(pred[b, :c.xy.shape[0], :, :2], c.valid, c.fps) for b, c in
-                      enumerate(truths[-len(items):])]
+            batch = collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+            pred = model(batch.features.to(device), batch.mask.to(device), sample=False).features.float().cpu()
+            fps = dataset.store.index.fps[batch.indices.numpy()]
+            clips = movement.clips_from_features(batch.features, batch.mask, fps, min_confidence)
+            truths += clips
+            preds += [movement.Clip(pred[b, :len(c.xy), :, :2], c.valid, c.fps) for b, c in enumerate(clips)]
     finally:
         model.train(was_training)
     return movement.reconstruction_movement(preds, truths)

@@ -177,3 +177,18 @@ def test_corrupt_bad_input():
         movement.corrupt(f, mask.flip(1), "reversed")
     with pytest.raises(ValueError, match="expected"):
         movement.corrupt(f[..., :2], mask, "reversed")
+
+
+def test_generation_spread_read_from_samples_against_the_real_clips_of_their_captions():
+    real = [_clip(seed=s, amp=1.0) for s in range(4)]
+    caps = ["a", "a", "b", "b"]
+    samples = [movement.Clip(c.xy * 0.5, c.valid) for c in real[:2]]  # two samples of "a", half as far apart
+    rows = movement.generation_movement(real, caps, real, caps, samples, ["a", "a"])
+    assert rows["ratio"]["body_std"] == pytest.approx(1.0)  # std and displacement from `generated`
+    assert rows["ratio"]["face_spread"] == pytest.approx(0.5)  # spread: samples vs the real clips of "a"
+    d = np.linalg.norm(real[0].xy - real[1].xy, axis=-1)[:, BODY]
+    assert rows["real"]["body_spread"] == pytest.approx(d.mean())
+    with pytest.raises(ValueError, match="sample_captions"):
+        movement.generation_movement(real, caps, real, caps, samples)
+    with pytest.raises(ValueError, match="samples and the real"):
+        movement.generation_movement(real, caps, real, caps, samples, ["c", "c"])
