@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the noise and of drawn lengths (default: 0)")
     g.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
     g.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale s >= 0 (default: the model's, 7.5; 1 = no guidance)")
+                   help="classifier-free guidance scale s >= 0 (default: the one the model was saved with; 1 = no guidance)")
     g.add_argument("--eta", type=float, default=0.0, help="DDIM eta (default: 0, deterministic given the seed)")
     g.add_argument("--image-size", type=int, nargs=2, default=[512, 512], metavar=("W", "H"),
                    help="frame the keypoints are placed in (root at the centre, person ~80%% of the shorter "

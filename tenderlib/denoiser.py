@@ -33,6 +33,8 @@ the VAE's latent space.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -112,6 +114,12 @@ class DenoiserConfig:
     def text_encoder_config(self) -> TextEncoderConfig:
         return TextEncoderConfig(kind=self.text_kind, model=self.text_model, max_length=self.text_max_length,
                                  memory_cache_size=200_000, disk_cache=True)
+
+    def weight_identity(self) -> "DenoiserConfig":
+        """This config without what does not change the weights (the sampling default guidance_scale):
+        what names a run folder and is stored with its checkpoints, so that two configs that differ
+        only in guidance share one trained denoiser."""
+        return dataclasses.replace(self, guidance_scale=DenoiserConfig.guidance_scale)
 
 
 def paper_train_config(num_train_clips: int, **changes) -> training.TrainConfig:
@@ -369,7 +377,8 @@ def load_or_train(config: DenoiserConfig, train_config: training.TrainConfig, la
                   data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> DenoiserRun:
     """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
     folder when a finished run is there, else trained (resuming a killed run)."""
-    folder = training.run_dir(profile, RUN_NAME, config, training.weight_identity(train_config), data_key)
+    stored = config.weight_identity()  # what the run folder is named by and its checkpoints hold
+    folder = training.run_dir(profile, RUN_NAME, stored, training.weight_identity(train_config), data_key)
     model = build(config, train_config.seed, text_encoder)
     model.set_latent_stats(latents.latents)
 
@@ -377,13 +386,16 @@ def load_or_train(config: DenoiserConfig, train_config: training.TrainConfig, la
         model.text_encoder.encode(sorted({t for texts in latents.captions for t in texts}))  # warm the cache
         return latents
 
-    r = training.load_or_train(model, train_config, folder, make_dataset, config=config, collate_fn=collate_latents)
+    r = training.load_or_train(model, train_config, folder, make_dataset, config=stored, collate_fn=collate_latents)
     return DenoiserRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(latents))
 
 
-def load(checkpoint, device: str | torch.device = "cpu", text_encoder: TextEncoder | None = None) -> Denoiser:
-    """The denoiser saved in a checkpoint folder, built from its own config, in eval mode."""
-    cfg = training.read_config(checkpoint, DenoiserConfig)
+def load(checkpoint, device: str | torch.device = "cpu", text_encoder: TextEncoder | None = None,
+         guidance_scale: float | None = None) -> Denoiser:
+    """The denoiser saved in a checkpoint folder, built from its own config, in eval mode;
+    guidance_scale: the sampling default to give it (None: the stored config's)."""
+    stored = training.read_config(checkpoint, DenoiserConfig)
+    cfg = stored if guidance_scale is None else dataclasses.replace(stored, guidance_scale=float(guidance_scale))
     model = Denoiser(cfg, text_encoder).to(device)
-    return training.load_weights(model, checkpoint, cfg).eval()
+    return training.load_weights(model, checkpoint, stored).eval()
 

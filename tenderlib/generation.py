@@ -218,12 +218,13 @@ class Tender:
 
     def save(self, run_dir, vae_checkpoint) -> Path:
         """Write run_dir/pipeline.json: where the VAE checkpoint is (relative to run_dir), the length
-        distribution and fps. The denoiser's own checkpoints live in run_dir (tenderlib.training)."""
+        distribution, fps and the sampling default guidance scale. The denoiser's own checkpoints live in run_dir (tenderlib.training)."""
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         body = {"format": "tender-pipeline", "version": 1,
                 "vae_checkpoint": Path(os.path.relpath(Path(vae_checkpoint), run_dir)).as_posix(),
-                "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps}
+                "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps,
+                "guidance_scale": self.denoiser.config.guidance_scale}
         path = run_dir / PIPELINE_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(body) + "\n")
@@ -249,7 +250,7 @@ class Tender:
         if not (vae_ckpt / "model.safetensors").is_file():
             raise FileNotFoundError(f"the VAE checkpoint of {run_dir} is missing ({body['vae_checkpoint']})")
         vae = PAVAE.load(vae_ckpt, device)
-        model = dn.load(last, device, text_encoder)
+        model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
         return cls(vae, model, LengthSampler(tuple(body["lengths"]), int(body["max_length"])), float(body["fps"]))
 
 

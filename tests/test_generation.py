@@ -132,6 +132,7 @@ def test_save_load_round_trip(pipe, encoder, tmp_path):
     pipe.save(run, vae_ckpt)
     assert json.loads((run / "pipeline.json").read_text())["vae_checkpoint"] == "../vae-x/step_00000010"
     loaded = Tender.load(run, text_encoder=encoder)
+    assert loaded.denoiser.config == pipe.denoiser.config
     a = pipe.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
     b = loaded.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
     torch.testing.assert_close(a.features, b.features)
@@ -217,6 +218,15 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
     other = generation.fit_pipeline(vae_run, dataclasses.replace(DEN_TINY, conditioning="add"), tc, tiny_store, sel,
                                     "test", text_encoder=encoder, publish=False)
     assert other.run_dir != first.run_dir and not (other.run_dir / "pipeline.json").exists()
+    # guidance is a sampling default: another scale loads the same weights, and publishes its scale
+    guided = generation.fit_pipeline(vae_run, dataclasses.replace(DEN_TINY, guidance_scale=2.5), tc, tiny_store, sel,
+                                     "test", text_encoder=encoder)
+    assert not guided.trained_now and guided.run_dir == first.run_dir
+    assert guided.pipe.denoiser.config.guidance_scale == 2.5
+    assert Tender.load(first.run_dir, text_encoder=encoder).denoiser.config.guidance_scale == 2.5
+    for a, b in zip(guided.pipe.denoiser.parameters(), first.pipe.denoiser.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    guided = generation.fit_pipeline(vae_run, DEN_TINY, tc, tiny_store, sel, "test", text_encoder=encoder)
     assert generation.find_run(profile="test") == first.run_dir
     # scoring: a tiny MoLIP, small R-Precision groups
     evaluator = molip.build(molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2,
