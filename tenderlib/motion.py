@@ -10,6 +10,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 NUM_KEYPOINTS = 133  # COCO-WholeBody
+FPS_RANGE = (1.0, 1000.0)  # plausible frame rates (a file claiming 1e308 fps is broken, not fast)
+MAX_IMAGE_SIDE = 100_000  # pixels: wider or taller source frames are broken sizes, not images
+
+
+def _whole(v) -> bool:
+    """True if v is a finite whole number (a Python int of any size, or a float / numpy number)."""
+    try:
+        return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and float(v) == int(v)
+    except (OverflowError, ValueError):  # inf, nan, or an int too large for a float
+        return False
+
+
+def _encodable(text: str) -> bool:
+    """True if `text` can be written as UTF-8 (a name decoded from a non-UTF-8 file name cannot)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass
@@ -60,12 +79,29 @@ class Motion:
             raise ValueError(f"{where}: confidence must be >= 0")
         if not self.texts or any((not isinstance(t, str)) or not t.strip() for t in self.texts):
             raise ValueError(f"{where}: needs at least one non-empty caption, got {self.texts!r}")
-        if not (self.fps > 0):
-            raise ValueError(f"{where}: fps must be > 0, got {self.fps}")
-        if len(self.image_size) != 2 or min(self.image_size) <= 0:
-            raise ValueError(f"{where}: image_size must be (width, height) > 0, got {self.image_size}")
+        if not isinstance(self.clip_id, str) or not self.clip_id:
+            raise ValueError(f"clip_id must be a non-empty str, got {self.clip_id!r}")
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError(f"{where}: source must be a non-empty str, got {self.source!r}")
+        labels = self.labels
+        if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            raise ValueError(f"{where}: labels must be a dict of str -> str, got {labels!r}")
+        strings = [self.clip_id, self.source, *self.texts, *labels, *labels.values()]
+        if not all(_encodable(t) for t in strings):
+            raise ValueError(f"{where}: the clip id, source, captions and labels must be UTF-8 text "
+                             f"(a non-UTF-8 file name gives an id that is not)")
+        lo, hi = FPS_RANGE
+        if not (isinstance(self.fps, (int, float, np.number)) and lo <= self.fps <= hi):
+            raise ValueError(f"{where}: fps must be in [{lo:g}, {hi:g}], got {self.fps!r}")
+        size = tuple(self.image_size)
+        if len(size) != 2 or not all(_whole(v) and 1 <= v <= MAX_IMAGE_SIDE for v in size):
+            raise ValueError(f"{where}: image_size must be (width, height) in whole pixels from 1 to "
+                             f"{MAX_IMAGE_SIDE:,}, got {self.image_size!r}")
         if self.keypoints_3d is not None:
             k3 = self.keypoints_3d
-            if k3.shape != (kp.shape[0], NUM_KEYPOINTS, 3) or k3.dtype != np.float32:
-                raise ValueError(f"{where}: keypoints_3d must be float32 (T, {NUM_KEYPOINTS}, 3), got {k3.dtype} {k3.shape}")
+            if not isinstance(k3, np.ndarray) or k3.shape != (kp.shape[0], NUM_KEYPOINTS, 3) or k3.dtype != np.float32:
+                raise ValueError(f"{where}: keypoints_3d must be float32 (T, {NUM_KEYPOINTS}, 3), "
+                                 f"got {getattr(k3, 'dtype', type(k3))} {getattr(k3, 'shape', '')}")
+            if not np.isfinite(k3).all():
+                raise ValueError(f"{where}: keypoints_3d contains NaN or infinite values")
         return self

@@ -295,22 +295,6 @@ class _StringWriter:
         return {name: self.blob, f"{name}_offsets": self.offsets}
 
 
-def _check_extra(m: Motion) -> None:
-    """What the store needs beyond Motion.validate."""
-    where = f"clip {m.clip_id!r} ({m.source})"
-    if not isinstance(m.clip_id, str) or not m.clip_id:
-        raise ValueError(f"clip_id must be a non-empty str, got {m.clip_id!r}")
-    if not isinstance(m.source, str) or not m.source:
-        raise ValueError(f"{where}: source must be a non-empty str, got {m.source!r}")
-    if any(float(v) != int(v) for v in m.image_size):
-        raise ValueError(f"{where}: image_size must be whole pixels (width, height), got {m.image_size}")
-    if m.keypoints_3d is not None and not np.isfinite(m.keypoints_3d).all():
-        raise ValueError(f"{where}: keypoints_3d contains NaN or infinite values")
-    labels = m.labels
-    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
-        raise ValueError(f"{where}: labels must be a dict of str -> str, got {m.labels!r}")
-
-
 class _Builder:
     """Streams Motions into the files of one (temporary) store folder."""
 
@@ -336,7 +320,6 @@ class _Builder:
 
     def add(self, m: Motion) -> None:
         m.validate()
-        _check_extra(m)
         T, conf = m.num_frames, m.confidence
         packed = np.empty((T, NUM_KEYPOINTS, 3), dtype=np.float32)  # (T, K, 3)
         packed[..., :2] = m.keypoints
@@ -622,6 +605,39 @@ class Store:
         self.regions: tuple[tuple[str, np.ndarray], ...] = tuple(
             (name, np.asarray(idx, dtype=np.int64)) for name, idx in self.manifest["regions"])
         self._id_order: np.ndarray | None = None
+        self._check_index()
+
+    def _check_index(self) -> None:
+        """Raise ValueError if the index columns disagree with each other or with the frame files
+        (an edited or damaged store would otherwise hand out other clips' frames, or too many)."""
+        ix, N = self.index, len(self)
+
+        def need(ok, what: str) -> None:
+            if not ok:
+                raise ValueError(f"store {str(self.path)!r} is inconsistent: {what}; rebuild it")
+
+        for f in dataclasses.fields(StoreIndex):
+            need(len(getattr(ix, f.name)) == N, f"column {f.name} has {len(getattr(ix, f.name))} rows for {N} clips")
+        length, offset = np.asarray(ix.length), np.asarray(ix.offset)
+        need(N == 0 or length.min() >= 1, "a clip has fewer than 1 frame")
+        ends = np.cumsum(length)
+        need(np.array_equal(offset, ends - length), "clip offsets do not follow the clip lengths")
+        need((ends[-1] if N else 0) == len(self._frames), f"the clips hold {int(ends[-1]) if N else 0} frames, "
+                                                          f"frames.npy {len(self._frames)}")
+        has, off3 = np.asarray(ix.has_3d), np.asarray(ix.offset_3d)
+        need(np.all(off3[~has] == -1), "offset_3d is set for a clip without 3D")
+        ends3 = np.cumsum(length[has])
+        need(np.array_equal(off3[has], ends3 - length[has]), "offset_3d does not follow the lengths of the 3D clips")
+        rows3 = 0 if self._frames_3d is None else len(self._frames_3d)
+        need((ends3[-1] if has.any() else 0) == rows3, f"the 3D clips hold {int(ends3[-1]) if has.any() else 0} "
+                                                       f"frames, frames_3d.npy {rows3}")
+        need(N == 0 or (0 <= ix.source_code.min() and ix.source_code.max() < len(self.sources)),
+             "a source code is out of range")
+        need(np.all(np.isfinite(ix.fps)) and np.all(ix.fps > 0), "an fps is not a positive number")
+        for name, (blob, offs) in self._strings.items():
+            offs = np.asarray(offs)
+            need(len(offs) == N + 1 and offs[0] == 0 and np.all(np.diff(offs) >= 0)
+                 and offs[-1] == len(blob), f"the offsets of {name} do not fit its blob")
 
     def __reduce__(self):  # DataLoader workers reopen the files instead of copying the arrays
         return (Store, (str(self.path),))
@@ -739,24 +755,34 @@ class Store:
         frac = self.confident_counts(rule.conf_threshold) / np.maximum(n_annot, 1)
         return (np.asarray(self.index.length) > rule.min_frames) & (n_annot > 0) & (frac > rule.min_fraction)
 
-    def select(self, sel: Selection) -> np.ndarray:
-        """Sorted int64 clip indices matching `sel`."""
+    def select(self, sel: Selection, *, nonempty: bool = False) -> np.ndarray:
+        """Sorted int64 clip indices matching `sel`. nonempty: raise ValueError saying which
+        filter emptied it (with the clips left after each) instead of returning no clip."""
         if not isinstance(sel, Selection):
             raise ValueError("select expects a Selection (e.g. tenderlib.store.selection('D1', split)), "
                              f"got {type(sel).__name__}")
         keep = np.ones(len(self), dtype=bool)
+        steps = [("the store", len(self))]  # (filter, clips left after it)
         if sel.split != "all":
             keep &= self.splits(sel.split_fractions) == SPLITS.index(sel.split)
+            steps.append((f"split {sel.split!r}", int(keep.sum())))
         if sel.data_frac < 1:
             keep &= np.asarray(self.index.frac_key) < sel.data_frac
+            steps.append((f"data_frac {sel.data_frac:g}", int(keep.sum())))
         if sel.sources is not None:
             unknown = sorted(set(sel.sources) - set(self.sources))
             if unknown:
                 raise ValueError(f"Selection.sources: {unknown} not in this store; allowed: {self.sources}")
             codes = [self.sources.index(s) for s in sel.sources]
             keep &= np.isin(self.index.source_code, codes)
+            steps.append((f"sources {list(sel.sources)}", int(keep.sum())))
         if sel.high_quality_only:
             keep &= self.high_quality(sel.quality)
+            steps.append(("the quality rule", int(keep.sum())))
+        if nonempty and not keep.any():
+            trail = " -> ".join(f"{name}: {n:,}" for name, n in steps)
+            raise ValueError(f"the selection holds no clip ({trail}); {steps[-1][0]} left none: choose a "
+                             f"larger share or another split, source or rule")
         return np.flatnonzero(keep).astype(np.int64)
 
     def to_frame(self, rule: QualityRule = QualityRule()):

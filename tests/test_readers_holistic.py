@@ -218,7 +218,7 @@ def test_sources_filter_captions_and_config_errors(tmp_path):
     with pytest.raises(ValueError, match="no kpfiles folder"):
         read_holistic(tmp_path / "kpfiles")
     for bad, match in [({"single_hand": "middle"}, "single_hand must be one of"), ({"nonfinite": "drop"}, "nonfinite"),
-                       ({"caption_errors": "ignore"}, "caption_errors"), ({"fps": 0}, "fps must be > 0"),
+                       ({"caption_errors": "ignore"}, "caption_errors"), ({"fps": 0}, r"fps must be in \[1, 1000\]"),
                        ({"workers": 0}, "workers"), ({"image_size": (0, 10)}, "image_size")]:
         with pytest.raises(ValueError, match=match):
             HolisticConfig(**bad)

@@ -47,6 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from tenderlib.face import head_points
+from tenderlib.motion import FPS_RANGE
+from tenderlib.readers.files import Limits, read_bytes
 from tenderlib.readers.report import ReaderError
 from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
@@ -212,6 +214,10 @@ def _parse_motion(lines: list[str], num_channels: int, name: str, first_line: in
         raise BVHError(f"{name}: Frame Time must be a number, got {m_time.group(1)!r}", "bvh-motion") from None
     if not (np.isfinite(frame_time) and frame_time > 0):
         raise BVHError(f"{name}: Frame Time must be > 0 seconds, got {frame_time}", "bvh-motion")
+    lo, hi = FPS_RANGE
+    if not lo <= 1.0 / frame_time <= hi:
+        raise BVHError(f"{name}: Frame Time {frame_time:g} s is {1.0 / frame_time:g} fps; fps must be in "
+                       f"[{lo:g}, {hi:g}]", "implausible")
     if n == 0:
         raise BVHError(f"{name}: empty sequence (Frames: 0)", "empty")
     body = "\n".join(lines[head[1][0] + 1:])
@@ -227,14 +233,13 @@ def _parse_motion(lines: list[str], num_channels: int, name: str, first_line: in
     return values.reshape(n, num_channels), frame_time
 
 
-def read_bvh(path) -> BVH:
-    """Read and parse a .bvh file (bytes decoded as latin-1, so any byte reads)."""
+def read_bvh(path, limits: Limits = Limits()) -> BVH:
+    """Read and parse a .bvh file (bytes decoded as latin-1, so any byte reads); no larger than
+    limits.max_file_bytes, no longer than limits.max_frames."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("latin-1")
-    except OSError as e:
-        raise BVHError(f"{path}: cannot read file: {e.strerror or e}", "unreadable") from None
-    return parse_bvh(text, str(path))
+    bvh = parse_bvh(read_bytes(path, limits).decode("latin-1"), str(path))
+    limits.check_frames(bvh.num_frames, str(path))
+    return bvh
 
 
 # ---------------------------------------------------------------------------------------------

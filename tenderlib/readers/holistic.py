@@ -24,9 +24,18 @@ instance has one; otherwise boxes (given, or the extent of the scored keypoints)
 to frame by IoU. The track with the largest sum over frames of mean score x sqrt(box area) wins;
 frames without it get confidence 0, and leading/trailing frames without it are cut.
 
-Decisions on bad values: NaN/inf keypoints are masked (keypoints 0, confidence 0, noted in the
-report; `nonfinite='reject'` rejects the clip instead); frames are never dropped. Negative scores
-become 0. A clip with no keypoint scored above 0, or with no frames, is rejected. Captions: one
+Decisions on bad values: NaN/inf keypoints, and keypoints beyond 100,000 px or scores beyond 1e6
+(broken values, not poses), are masked (keypoints 0, confidence 0, noted in the report;
+`nonfinite='reject'` rejects the clip instead); frames are never dropped. Negative scores
+become 0. A clip with no keypoint scored above 0, or with no frames, is rejected. An fps outside
+[1, 1000] or an image side outside 1 to 100,000 px in the file rejects the clip.
+
+Cost: `HolisticConfig.limits` (tenderlib.readers.files.Limits) bounds what one file may make the
+reader read or build, before it is built: file bytes, frames (a frame_id span too; at most
+`max_missing` of it may be missing), and people per frame (a crowd is cut to the most salient,
+noted). Every entry of the kpfiles folder is an input or a rejection (links that leave the
+dataset, dangling links, pipes and devices, non-UTF-8 names: tenderlib.readers.files); two files
+naming one clip (x.pkl beside x.pickle) keep the first, the second is rejected. Captions: one
 per non-empty line of texts/<source>/<clip>.txt; a missing or empty file rejects the clip; a
 non-UTF-8 file is rejected (`caption_errors='replace'` decodes with U+FFFD and notes it).
 Pickles are read with the allow-list of tenderlib.readers.safe_pickle. Without a size in the file
@@ -43,9 +52,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tenderlib.motion import Motion
-from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered
-from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_load
+from tenderlib.motion import FPS_RANGE, MAX_IMAGE_SIDE, Motion
+from tenderlib.readers.files import Limits, folders, list_files, read_bytes, regular_file, shown
+from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
+from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_loads
 from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
@@ -61,6 +71,7 @@ _SCORE_KEYS = ("keypoint_scores", "keypoints_scores", "kpt_scores", "scores", "c
 _BOX_KEYS = ("bboxes", "bbox", "boxes")
 _FRAME_KEYS = ("instance_info", "frames", "predictions", "results", "annotations")
 _SUFFIXES = (".pkl", ".pickle")
+_MAX_SCORE = 1e6  # detector scores beyond this are broken values (RTMPose's exceed 1, by little)
 
 
 @dataclass(frozen=True)
@@ -75,14 +86,18 @@ class HolisticConfig:
     caption_errors: str = "reject"               # non-UTF-8 captions: 'reject' | 'replace' (U+FFFD, noted)
     iou_link: float = 0.3                        # several people: IoU that links a box to the last one of a track
     workers: int = 1                             # processes reading files (order is kept)
+    limits: Limits = Limits()                    # what one file may cost (frames, people, bytes)
 
     def __post_init__(self):
         if self.sources is not None:
             if isinstance(self.sources, str) or not all(isinstance(s, str) for s in self.sources):
                 raise ValueError(f"sources must be a tuple of folder names or None, got {self.sources!r}")
             object.__setattr__(self, "sources", tuple(self.sources))
-        if not (self.fps > 0):
-            raise ValueError(f"fps must be > 0, got {self.fps!r}")
+        lo, hi = FPS_RANGE
+        if not (isinstance(self.fps, (int, float)) and lo <= self.fps <= hi):
+            raise ValueError(f"fps must be in [{lo:g}, {hi:g}], got {self.fps!r}")
+        if not isinstance(self.limits, Limits):
+            raise ValueError(f"limits must be a tenderlib.readers.files.Limits, got {self.limits!r}")
         if self.image_size is not None and (len(self.image_size) != 2 or min(self.image_size) <= 0):
             raise ValueError(f"image_size must be (width, height) > 0 or None, got {self.image_size!r}")
         if self.single_hand not in HAND_SIDES:
@@ -225,10 +240,17 @@ def _frame(item, what: str):
             np.stack([p[2] for p in people]), np.array([p[3] for p in people], dtype=np.int64))
 
 
-def frames_from_list(items: list, what: str) -> _Frames:
-    """Per-frame results (ordered by 'frame_id' where given; gaps become empty frames)."""
+
+
+def frames_from_list(items: list, what: str, cfg: HolisticConfig = HolisticConfig()) -> _Frames:
+    """Per-frame results (ordered by 'frame_id' where given; gaps become empty frames, up to
+    cfg.limits.max_missing of the span; the span is at most cfg.limits.max_frames)."""
     ids = [it.get("frame_id") if isinstance(it, dict) else None for it in items]
-    if all(isinstance(i, (int, np.integer)) for i in ids) and ids:
+    if ids and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+        lo, hi = int(min(ids)), int(max(ids))  # Python ints: a frame_id of 10**30 cannot overflow here
+        if lo < 0:
+            raise ReaderError(f"{what}: frame_id must be >= 0, got {lo}", "layout")
+        cfg.limits.check_frames(hi - lo + 1, f"{what} (frame_id {lo} to {hi})")
         ids = np.asarray(ids, dtype=np.int64)
         if len(np.unique(ids)) != len(ids):
             raise ReaderError(f"{what}: duplicate frame_id values", "layout")
@@ -236,6 +258,10 @@ def frames_from_list(items: list, what: str) -> _Frames:
     else:
         slots = np.arange(len(items))
     T = int(slots.max()) + 1 if len(items) else 0
+    cfg.limits.check_frames(T, what)
+    if T - len(items) > cfg.limits.max_missing * T:
+        raise ReaderError(f"{what}: frame_id spans {T:,} frames of which {T - len(items):,} are missing, more than "
+                          f"max_missing={cfg.limits.max_missing:g} of them", "frame-gaps")
     out = _Frames([], [], [], [])
     empty = (np.zeros((0, 0, 2)), np.zeros((0, 0)), np.zeros((0, 4)), np.zeros(0, np.int64))
     by_slot = dict(zip(slots.tolist(), items))
@@ -255,7 +281,7 @@ def _frames_from_arrays(kp: np.ndarray, sc: np.ndarray, box, track) -> _Frames:
                    [box[t][alive[t]] for t in range(T)], [track[t][alive[t]] for t in range(T)])
 
 
-def _parse(obj, what: str) -> tuple[np.ndarray | None, np.ndarray | None, _Frames | None, dict]:
+def _parse(obj, what: str, cfg: HolisticConfig) -> tuple[np.ndarray | None, np.ndarray | None, _Frames | None, dict]:
     """Any accepted layout -> (kp (T, K, 2), score (T, K)) for one person, or _Frames; plus meta."""
     meta: dict = {}
     if isinstance(obj, dict):
@@ -265,7 +291,7 @@ def _parse(obj, what: str) -> tuple[np.ndarray | None, np.ndarray | None, _Frame
         if kp_raw is None:
             inner = _first(obj, _FRAME_KEYS)
             if isinstance(inner, (list, tuple)):
-                return None, None, frames_from_list(list(inner), what), meta
+                return None, None, frames_from_list(list(inner), what, cfg), meta
             raise ReaderError(f"{what}: a dict without keypoints (looked for {list(_KP_KEYS)} or a frame list under "
                               f"{list(_FRAME_KEYS)}); found keys {sorted(map(str, obj))[:12]}", "layout")
         kp, sc = _split_channels(_num(kp_raw, f"{what} keypoints"), _first(obj, _SCORE_KEYS), f"{what} keypoints")
@@ -274,11 +300,12 @@ def _parse(obj, what: str) -> tuple[np.ndarray | None, np.ndarray | None, _Frame
         kp, sc = _split_channels(_num(obj, what), None, what)
         box = track = None
     elif isinstance(obj, (list, tuple)):
-        return None, None, frames_from_list(list(obj), what), meta
+        return None, None, frames_from_list(list(obj), what, cfg), meta
     else:
         raise ReaderError(f"{what}: expected an array, a dict or a list of frames, got {type(obj).__name__}", "layout")
     if kp.ndim == 2:  # (K, 2): one frame
         kp, sc = kp[None], sc[None]
+    cfg.limits.check_frames(kp.shape[0], what)
     if kp.ndim == 4:  # (T, P, K, 2)
         if kp.shape[1] == 1 and box is None:
             kp, sc = kp[:, 0], sc[:, 0]
@@ -359,6 +386,30 @@ def _link(boxes: np.ndarray, valid: np.ndarray, iou_link: float) -> np.ndarray:
     return ids
 
 
+def _salience(kp: np.ndarray, sc: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """(..., K, 2), (..., K), (..., 4) -> (...): mean score x sqrt(box area), 0 where not finite."""
+    boxes = _boxes(kp, sc, box)
+    area = np.prod(np.clip(boxes[..., 2:] - boxes[..., :2], 0, None), axis=-1)
+    s = np.clip(np.nan_to_num(sc), 0, None).mean(-1) * np.sqrt(area)
+    return np.where(np.isfinite(s), s, 0.0)
+
+
+def cap_people(frames: _Frames, limits: Limits) -> list[str]:
+    """Keep at most limits.max_people people per frame, and fewer when frames x people would pass
+    limits.max_person_frames: the most salient ones (in place). Returns a note when people were cut."""
+    T = len(frames.kp)
+    cap = max(1, min(limits.max_people, limits.max_person_frames // max(T, 1)))
+    cut = 0
+    for t in range(T):
+        n = frames.kp[t].shape[0]
+        if n > cap:
+            keep = np.sort(np.argsort(-_salience(frames.kp[t], frames.score[t], frames.box[t]), kind="stable")[:cap])
+            frames.kp[t], frames.score[t] = frames.kp[t][keep], frames.score[t][keep]
+            frames.box[t], frames.track[t] = frames.box[t][keep], frames.track[t][keep]
+            cut += n - cap
+    return [f"{cut} people beyond the {cap} most salient of their frame left out"] if cut else []
+
+
 def select_main_person(frames: _Frames, iou_link: float = 0.3, what: str = "clip"):
     """Candidates per frame -> (kp (T, K, 2), score (T, K), present (T,) bool) of one track."""
     T = len(frames.kp)
@@ -369,9 +420,7 @@ def select_main_person(frames: _Frames, iou_link: float = 0.3, what: str = "clip
         raise ReaderError(f"{what}: frames disagree on the keypoint count: {sorted(ks)}", "keypoint-count")
     kp, sc, box, track, valid = _pad(frames, ks.pop())  # (T, P, K, 2), (T, P, K), (T, P, 4), (T, P), (T, P)
     boxes = _boxes(kp, sc, box)  # (T, P, 4)
-    area = np.prod(np.clip(boxes[..., 2:] - boxes[..., :2], 0, None), axis=-1)  # (T, P)
-    salience = np.clip(np.nan_to_num(sc), 0, None).mean(-1) * np.sqrt(area)     # mean score x sqrt(area)
-    salience = np.where(valid & np.isfinite(salience), salience, 0.0)
+    salience = np.where(valid, _salience(kp, sc, boxes), 0.0)  # (T, P)
     if valid.shape[1] == 1:  # one person at most per frame: one track
         ids = np.where(valid, 0, -1)
     elif (track[valid] >= 0).all():
@@ -405,11 +454,12 @@ def _regions_for(K: int, hand_side: str, what: str) -> tuple[str, ...]:
 
 def to_whole_body(obj, cfg: HolisticConfig = HolisticConfig(), what: str = "clip") -> WholeBody:
     """Any accepted layout (module docstring) -> one person's WholeBody. Raises ReaderError."""
-    kp, sc, frames, meta = _parse(obj, what)
+    kp, sc, frames, meta = _parse(obj, what, cfg)
     notes: list[str] = []
     if frames is not None:
         if not frames.kp:
             raise ReaderError(f"{what}: empty sequence (0 frames)", "empty")
+        notes += cap_people(frames, cfg.limits)
         kp, sc, present = select_main_person(frames, cfg.iou_link, what)
         first, last = np.flatnonzero(present)[[0, -1]]
         if first > 0 or last < len(present) - 1:
@@ -423,10 +473,12 @@ def to_whole_body(obj, cfg: HolisticConfig = HolisticConfig(), what: str = "clip
     if side not in HAND_SIDES:
         raise ReaderError(f"{what}: hand_side must be one of {HAND_SIDES}, got {meta.get('hand_side')!r}", "layout")
     regions = _regions_for(K, side, what)
-    finite = bool(np.isfinite(kp).all() and np.isfinite(sc).all())
-    bad = None if finite else ~(np.isfinite(kp).all(-1) & np.isfinite(sc))  # (T, K)
+    with np.errstate(invalid="ignore"):  # NaN compares False: counted as not plausible
+        ok = (np.abs(kp) <= MAX_IMAGE_SIDE).all(-1) & (np.abs(sc) <= _MAX_SCORE)  # (T, K)
+    bad = None if ok.all() else ~ok
     if bad is not None:
-        msg = f"{int(bad.sum())} of {bad.size} keypoint-frames have NaN or infinite values"
+        msg = (f"{int(bad.sum())} of {bad.size} keypoint-frames have NaN or infinite values or lie beyond "
+               f"{MAX_IMAGE_SIDE:,} px or score {_MAX_SCORE:g}")
         if cfg.nonfinite == "reject":
             raise ReaderError(f"{what}: {msg}", "nonfinite")
         notes.append(f"{msg}: masked (keypoints 0, confidence 0)")
@@ -449,8 +501,9 @@ def _fps(meta: dict, what: str) -> float | None:
     v = meta.get("fps", meta.get("frame_rate"))
     if v is None:
         return None
-    if not (isinstance(v, (int, float, np.number)) and math.isfinite(float(v)) and v > 0):
-        raise ReaderError(f"{what}: fps must be a number > 0, got {v!r}", "layout")
+    lo, hi = FPS_RANGE
+    if not (isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and lo <= v <= hi):
+        raise ReaderError(f"{what}: fps must be a number in [{lo:g}, {hi:g}], got {v!r}", "implausible")
     return float(v)
 
 
@@ -465,10 +518,11 @@ def _image_size(meta: dict, what: str) -> tuple[int, int] | None:
         else:
             return None
         w, h = int(w), int(h)
-    except (TypeError, ValueError):
-        raise ReaderError(f"{what}: unreadable image size in {meta!r}", "layout") from None
-    if min(w, h) <= 0:
-        raise ReaderError(f"{what}: image size must be > 0, got {(w, h)}", "layout")
+    except (TypeError, ValueError, OverflowError):
+        raise ReaderError(f"{what}: unreadable image size in {meta!r}"[:300], "layout") from None
+    if not (1 <= w <= MAX_IMAGE_SIDE and 1 <= h <= MAX_IMAGE_SIDE):
+        raise ReaderError(f"{what}: image size must be 1 to {MAX_IMAGE_SIDE:,} pixels a side, got {(w, h)}",
+                          "implausible")
     return w, h
 
 
@@ -498,11 +552,18 @@ def to_motion(body: WholeBody, texts: list[str], source: str, clip_id: str, fps:
 _HUMANML3D_LINE = re.compile(r"^(.*?)#[^#]*#[-\d.naN]+#[-\d.naN]+$")  # caption#tokens#start#end
 
 
-def read_captions(path: Path, errors: str = "reject") -> tuple[list[str], list[str]]:
-    """Non-empty lines of a caption file -> (captions, notes). Raises ReaderError."""
-    if not path.is_file():
-        raise ReaderError(f"missing caption file {path}", "caption-missing")
-    data = path.read_bytes()
+def read_captions(path: Path, errors: str = "reject", root=None,
+                  limits: Limits = Limits()) -> tuple[list[str], list[str]]:
+    """Non-empty lines of a caption file -> (captions, notes). Raises ReaderError. root: the
+    dataset folder the file must lie in (a link leaving it, a pipe or a device is refused
+    unopened; default: the caption's own folder)."""
+    try:
+        regular_file(path, path.parent if root is None else root)
+    except ReaderError as e:
+        if e.kind == "missing":
+            raise ReaderError(f"missing caption file {shown(path)}", "caption-missing") from None
+        raise ReaderError(f"caption file {e}", e.kind) from None
+    data = read_bytes(path, limits)
     notes = []
     try:
         text = data.decode("utf-8-sig")
@@ -527,17 +588,17 @@ def read_captions(path: Path, errors: str = "reject") -> tuple[list[str], list[s
 # The release folder
 
 
-def read_clip_file(task: tuple[str, str, str, str, HolisticConfig]) -> Outcome:
-    """One kpfiles pkl (+ its caption file) -> Outcome. task = (pkl, txt, source, clip_id, cfg)."""
-    pkl, txt, source, clip_id, cfg = task
+def read_clip_file(task: tuple[str, str, str, str, str, HolisticConfig]) -> Outcome:
+    """One kpfiles pkl (+ its caption file) -> Outcome. task = (pkl, txt, root, source, clip_id, cfg)."""
+    pkl, txt, root, source, clip_id, cfg = task
     try:
         try:
-            obj = safe_load(pkl)
+            obj = safe_loads(read_bytes(Path(pkl), cfg.limits), name=pkl)
         except UnsafePickleError as e:
             raise ReaderError(str(e), "unsafe-pickle") from None
         except CorruptPickleError as e:
             raise ReaderError(str(e), "corrupt-pickle") from None
-        texts, notes = read_captions(Path(txt), cfg.caption_errors)
+        texts, notes = read_captions(Path(txt), cfg.caption_errors, root, cfg.limits)
         body = to_whole_body(obj, cfg, pkl)
         motion = to_motion(body, texts, source, clip_id, cfg.fps, cfg.image_size)
         return Outcome(pkl, [motion], notes=notes + body.notes)
@@ -545,7 +606,7 @@ def read_clip_file(task: tuple[str, str, str, str, HolisticConfig]) -> Outcome:
         msg = str(e) if pkl in str(e) else f"{pkl}: {e}"
         return Outcome.reject(pkl, msg, e.kind)
     except Exception as e:  # anything else this file provokes rejects the file, never the whole build
-        return Outcome.reject(pkl, f"{pkl}: {type(e).__name__}: {e}", "invalid")
+        return unexpected(pkl, e)
 
 
 def read_holistic(root, cfg: HolisticConfig = HolisticConfig()) -> Reading:
@@ -560,7 +621,7 @@ def read_holistic(root, cfg: HolisticConfig = HolisticConfig()) -> Reading:
     if not kp_root.is_dir():
         raise ValueError(f"root must hold kpfiles/<source>/<clip>.pkl (the Holistic-Motion2D layout); "
                          f"no kpfiles folder in {str(root)!r}")
-    found = sorted(p.name for p in kp_root.iterdir() if p.is_dir())
+    found = [p.name for p in folders(kp_root, root=root)]
     if cfg.sources is not None:
         unknown = sorted(set(cfg.sources) - set(found))
         if unknown:
@@ -568,13 +629,16 @@ def read_holistic(root, cfg: HolisticConfig = HolisticConfig()) -> Reading:
     sources = [s for s in found if cfg.sources is None or s in cfg.sources]
 
     def produce(report):
-        stray = sorted(p for p in kp_root.iterdir() if not p.is_dir())
+        stray, bad = list_files(kp_root, root=root, recursive=False)
+        yield from bad
         for p in stray:
             yield Outcome.reject(p, f"{p}: not inside a kpfiles/<source>/ folder", "layout")
         used = set()
         for source in sources:
+            files, bad = list_files(kp_root / source, root=root)
+            yield from bad
             tasks, others = [], []
-            for p in sorted(q for q in (kp_root / source).rglob("*") if q.is_file()):
+            for p in files:
                 rel = p.relative_to(kp_root / source)
                 if p.suffix.lower() not in _SUFFIXES:
                     others.append(Outcome.reject(p, f"{p}: unsupported file type {p.suffix!r} (expected "
@@ -582,12 +646,13 @@ def read_holistic(root, cfg: HolisticConfig = HolisticConfig()) -> Reading:
                     continue
                 txt = tx_root / source / rel.with_suffix(".txt")
                 used.add(txt)
-                tasks.append((str(p), str(txt), source, f"{source}/{rel.with_suffix('').as_posix()}", cfg))
+                tasks.append((str(p), str(txt), str(root), source, f"{source}/{rel.with_suffix('').as_posix()}", cfg))
             yield from others
             yield from map_ordered(read_clip_file, tasks, cfg.workers)
         if tx_root.is_dir():
             for source in sources:
                 if (tx_root / source).is_dir():
-                    report.unmatched.extend(str(t) for t in sorted((tx_root / source).rglob("*.txt")) if t not in used)
+                    texts, _ = list_files(tx_root / source, root=root)
+                    report.unmatched.extend(str(t) for t in texts if t.suffix == ".txt" and t not in used)
 
     return Reading("holistic", root, produce)

@@ -29,8 +29,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenderlib.readers.files import Limits, list_files, read_bytes
 from tenderlib.readers.holistic import HolisticConfig, read_captions, to_motion, to_whole_body
-from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered
+from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class MMPoseConfig:
     caption_errors: str = "reject"               # non-UTF-8 captions: 'reject' | 'replace'
     iou_link: float = 0.3                        # several people: IoU linking a box to its track
     workers: int = 1                             # processes reading files (order is kept)
+    limits: Limits = Limits()                    # what one file may cost (bytes, frames, people)
 
     def __post_init__(self):
         if not (isinstance(self.source, str) and self.source.strip()):
@@ -57,19 +59,21 @@ class MMPoseConfig:
     def layout(self) -> HolisticConfig:
         return HolisticConfig(fps=self.fps, image_size=self.image_size, single_hand=self.single_hand,
                               nonfinite=self.nonfinite, caption_errors=self.caption_errors,
-                              iou_link=self.iou_link, workers=self.workers)
+                              iou_link=self.iou_link, workers=self.workers, limits=self.limits)
 
 
-def load_predictions(path) -> object:
+def load_predictions(path, limits: Limits = Limits()) -> object:
     """Parse one prediction file into the object `to_whole_body` reads. Raises ReaderError."""
     path = Path(path)
     try:
-        obj = json.loads(path.read_bytes())
+        obj = json.loads(read_bytes(path, limits))
     except json.JSONDecodeError as e:
         raise ReaderError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
                           "corrupt-json") from None
     except UnicodeDecodeError as e:
         raise ReaderError(f"{path}: not UTF-8 JSON ({e.reason} at offset {e.start})", "corrupt-json") from None
+    except RecursionError:
+        raise ReaderError(f"{path}: not readable JSON: nested too deep", "corrupt-json") from None
     if isinstance(obj, dict) and "instance_info" not in obj and "instances" in obj:
         obj = [obj]  # a single image's prediction: one frame
     if isinstance(obj, dict) and "instance_info" in obj:
@@ -82,19 +86,20 @@ def load_predictions(path) -> object:
     return obj
 
 
-def read_prediction_file(task: tuple[str, str, str, MMPoseConfig]) -> Outcome:
-    """One JSON (+ its caption file) -> Outcome. task = (json path, caption path, clip_id, cfg)."""
-    path, txt, clip_id, cfg = task
+def read_prediction_file(task: tuple[str, str, str, str, MMPoseConfig]) -> Outcome:
+    """One JSON (+ its caption file) -> Outcome. task = (json path, caption path, the folder the
+    caption must lie in, clip_id, cfg)."""
+    path, txt, caption_root, clip_id, cfg = task
     layout = cfg.layout()
     try:
-        body = to_whole_body(load_predictions(path), layout, path)
-        texts, notes = read_captions(Path(txt), cfg.caption_errors)
+        body = to_whole_body(load_predictions(path, cfg.limits), layout, path)
+        texts, notes = read_captions(Path(txt), cfg.caption_errors, caption_root, cfg.limits)
         motion = to_motion(body, texts, cfg.source, clip_id, cfg.fps, cfg.image_size)
         return Outcome(path, [motion], notes=notes + body.notes)
     except ReaderError as e:
         return Outcome.reject(path, str(e) if path in str(e) else f"{path}: {e}", e.kind)
     except Exception as e:  # anything else this file provokes rejects the file, never the whole build
-        return Outcome.reject(path, f"{path}: {type(e).__name__}: {e}", "invalid")
+        return unexpected(path, e)
 
 
 def read_mmpose(root, cfg: MMPoseConfig = MMPoseConfig()) -> Reading:
@@ -108,12 +113,13 @@ def read_mmpose(root, cfg: MMPoseConfig = MMPoseConfig()) -> Reading:
         raise ValueError(f"root must be a folder of mmpose .json predictions or one such file; "
                          f"{str(root)!r} does not exist")
     base = root.parent if root.is_file() else root
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    files, bad = ([root], []) if root.is_file() else list_files(root)
     caption_root = Path(cfg.captions_dir) if cfg.captions_dir is not None else base
     if cfg.captions_dir is not None and not caption_root.is_dir():
         raise ValueError(f"captions_dir must be an existing folder, got {cfg.captions_dir!r}")
 
     def produce(report):
+        yield from bad
         tasks, used = [], set()
         for p in files:
             if p.suffix.lower() != ".json":
@@ -121,7 +127,7 @@ def read_mmpose(root, cfg: MMPoseConfig = MMPoseConfig()) -> Reading:
             rel = p.relative_to(base).with_suffix("")
             txt = caption_root / rel.with_suffix(".txt")
             used.update((p, txt))
-            tasks.append((str(p), str(txt), f"{cfg.source}/{rel.as_posix()}", cfg))
+            tasks.append((str(p), str(txt), str(caption_root), f"{cfg.source}/{rel.as_posix()}", cfg))
         yield from map_ordered(read_prediction_file, tasks, cfg.workers)
         if root.is_dir():
             report.unmatched.extend(str(p) for p in files if p not in used)

@@ -42,8 +42,9 @@ from tenderlib import camera
 from tenderlib.detector import DetectorConfig, detect
 from tenderlib.motion import Motion
 from tenderlib.readers.bvh import CocoPose, MappingConfig, read_bvh, to_coco
+from tenderlib.readers.files import Limits, list_files, read_bytes, regular_file
 from tenderlib.readers.holistic import read_captions
-from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered
+from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
 from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class MocapConfig:
     follow: bool = True                          # cameras travel with the subject (a tracking shot); False: static
     follow_window_s: float = 1.0                 # the travel follows the hips smoothed over this window (sway stays)
     workers: int = 1                             # processes reading clips (order is kept)
+    limits: Limits = Limits()                    # what one file may cost (bytes, frames)
 
     def __post_init__(self):
         if not (isinstance(self.source, str) and self.source.strip()):
@@ -126,15 +128,15 @@ def film(pose: CocoPose, rng: np.random.Generator, cfg: MocapConfig = MocapConfi
     return kp, conf, cam.image_size
 
 
-def film_clip(task: tuple[str, str, list[str] | None, dict, MocapConfig]) -> Outcome:
-    """One BVH file -> Outcome with `views` Motions. task = (path, clip key, captions, labels, cfg);
-    captions None: read <clip>.txt beside the file."""
-    path, key, texts, labels, cfg = task
+def film_clip(task: tuple[str, str, str, list[str] | None, dict, MocapConfig]) -> Outcome:
+    """One BVH file -> Outcome with `views` Motions. task = (path, dataset root, clip key, captions,
+    labels, cfg); captions None: read <clip>.txt beside the file (inside the root)."""
+    path, root, key, texts, labels, cfg = task
     try:
         notes = []
         if texts is None:
-            texts, notes = read_captions(Path(path).with_suffix(".txt"))
-        pose = to_coco(read_bvh(path), cfg.mapping, path)
+            texts, notes = read_captions(Path(path).with_suffix(".txt"), root=root, limits=cfg.limits)
+        pose = to_coco(read_bvh(path, cfg.limits), cfg.mapping, path)
         k3 = pose.points.astype(np.float32)
         motions = []
         for v in range(cfg.views):
@@ -148,7 +150,7 @@ def film_clip(task: tuple[str, str, list[str] | None, dict, MocapConfig]) -> Out
     except ReaderError as e:
         return Outcome.reject(path, str(e) if path in str(e) else f"{path}: {e}", e.kind)
     except Exception as e:  # anything else this file provokes rejects the file, never the whole build
-        return Outcome.reject(path, f"{path}: {type(e).__name__}: {e}", "invalid")
+        return unexpected(path, e)
 
 
 def read_bvh_folder(root, cfg: MocapConfig) -> Reading:
@@ -156,12 +158,13 @@ def read_bvh_folder(root, cfg: MocapConfig) -> Reading:
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"root must be a folder of .bvh files, got {str(root)!r}")
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    files, bad = list_files(root)
 
     def produce(report):
+        yield from bad
         bvhs = [p for p in files if p.suffix.lower() == ".bvh"]
         used = set(bvhs) | {p.with_suffix(".txt") for p in bvhs}
-        tasks = [(str(p), p.relative_to(root).with_suffix("").as_posix(), None, {}, cfg) for p in bvhs]
+        tasks = [(str(p), str(root), p.relative_to(root).with_suffix("").as_posix(), None, {}, cfg) for p in bvhs]
         yield from map_ordered(film_clip, tasks, cfg.workers, chunksize=1)
         report.unmatched.extend(str(p) for p in files if p not in used)
 
@@ -239,18 +242,26 @@ def _label_names(path: Path) -> list[str]:
     return [ln[len(_PREFIX):] if ln.startswith(_PREFIX) else ln for ln in names]
 
 
-def bandai_labels(bvh: Path, contents: list[str], styles: list[str]) -> tuple[str, str]:
-    """(content, style) of one clip from its JSON, cross-checked with its file name. Raises ReaderError."""
+def bandai_labels(bvh: Path, contents: list[str], styles: list[str], root=None) -> tuple[str, str]:
+    """(content, style) of one clip from its JSON, cross-checked with its file name. Raises
+    ReaderError (also for a label JSON that is a link out of `root`, default the clip's folder)."""
     stem = bvh.stem[len(_PREFIX):] if bvh.stem.startswith(_PREFIX) else bvh.stem
     parts = stem.split("_")
     from_name = (parts[0], parts[1]) if len(parts) == 3 else None
     js = bvh.with_suffix(".json")
-    if js.is_file():
+    try:
+        regular_file(js, bvh.parent if root is None else root)
+        has_json = True
+    except ReaderError as e:
+        if e.kind != "missing":
+            raise
+        has_json = False
+    if has_json:
         try:
-            d = json.loads(js.read_text(encoding="utf-8"))
+            d = json.loads(read_bytes(js, Limits(max_file_bytes=1 << 20)).decode("utf-8"))
             c, s = int(d["content"]), int(d["style"])
             label = (contents[c], styles[s])
-        except (ValueError, KeyError, TypeError, IndexError) as e:
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError) as e:
             raise ReaderError(f"{js}: unreadable labels ({type(e).__name__}: {e})", "labels") from None
         if from_name is not None and from_name != label:
             raise ReaderError(f"{bvh}: file name says {from_name}, {js.name} says {label}", "labels")
@@ -281,22 +292,24 @@ def read_bandai(root, cfg: MocapConfig = MocapConfig(), pattern: str = "*.bvh") 
     contents, styles = _label_names(labels_dir / "content_label.txt"), _label_names(labels_dir / "style_label.txt")
     if not pattern.endswith(".bvh"):
         raise ValueError(f"pattern must select .bvh files (end with '.bvh'), got {pattern!r}")
-    files = sorted(p for p in data.iterdir() if p.is_file())
+    files, bad = list_files(data, root=root, recursive=False)
     if pattern != "*.bvh":  # a subset: the files that belong to the selected clips only
         stems = {p.stem for p in data.glob(pattern)}
         files = [p for p in files if p.stem in stems]
+        bad = [o for o in bad if Path(o.path).stem in stems]
 
     def produce(report):
+        yield from bad
         bvhs = [p for p in files if p.suffix.lower() == ".bvh"]
         tasks = []
         for p in bvhs:
             try:
-                content, style = bandai_labels(p, contents, styles)
+                content, style = bandai_labels(p, contents, styles, root)
             except ReaderError as e:
                 yield Outcome.reject(p, str(e), e.kind)
                 continue
             texts = bandai_captions(content, style, _rng(cfg.seed, p.stem), cfg.captions)
-            tasks.append((str(p), p.stem, texts, {"action": content, "style": style}, cfg))
+            tasks.append((str(p), str(root), p.stem, texts, {"action": content, "style": style}, cfg))
         yield from map_ordered(film_clip, tasks, cfg.workers, chunksize=1)
         used = set(bvhs) | {p.with_suffix(".json") for p in bvhs}
         report.unmatched.extend(str(p) for p in files if p not in used)

@@ -172,6 +172,37 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def unexpected(path, error: BaseException) -> Outcome:
+    """The rejection of an input that raised something no reader check foresaw (the input's own
+    fault, never the whole build's): the error's type and message, or that it ran out of memory."""
+    if isinstance(error, MemoryError):
+        return Outcome.reject(path, f"{path}: does not fit in memory (MemoryError while reading it)", "too-large")
+    message = str(error) or "(no message)"
+    return Outcome.reject(path, f"{path}: {type(error).__name__}: {message}", "invalid")
+
+
+def _checked(outcome: Outcome, owners: dict[str, str]) -> Outcome:
+    """The outcome, or its rejection when a Motion breaks the contract (Motion.validate, which the
+    store also applies) or reuses the clip id of an earlier input (`owners`: clip id -> input)."""
+    if outcome.rejected is not None:
+        return outcome
+    ids = [m.clip_id for m in outcome.motions]
+    try:
+        for m in outcome.motions:
+            m.validate()
+    except ValueError as e:
+        return Outcome.reject(outcome.path, f"{outcome.path}: {e}", "invalid")
+    except Exception as e:
+        return unexpected(outcome.path, e)
+    taken = [i for i in ids if i in owners]
+    if taken or len(set(ids)) != len(ids):
+        first = owners.get(taken[0], outcome.path) if taken else outcome.path
+        return Outcome.reject(outcome.path, f"{outcome.path}: clip id {(taken or ids)[0]!r} is already taken by "
+                                            f"{first} (two inputs that name the same clip)", "duplicate-id")
+    owners.update((i, outcome.path) for i in ids)
+    return outcome
+
+
 # ---------------------------------------------------------------------------------------------
 # Running a reader
 
@@ -197,10 +228,13 @@ class Reading:
     def __init__(self, reader: str, root, produce: Callable[[BuildReport], Iterable[Outcome]]):
         self.reader, self.root, self._produce = reader, str(root), produce
         self.report = BuildReport(reader, self.root)
+        self.owners: dict[str, str] | None = None  # clip id -> input, shared by the readings of one build
 
     def __iter__(self) -> Iterator[Motion]:
         self.report = report = BuildReport(self.reader, self.root)
+        owners = {} if self.owners is None else self.owners
         for outcome in self._produce(report):
+            outcome = _checked(outcome, owners)
             report.add(outcome)
             if outcome.rejected is not None:
                 logger.info("%s: rejected %s: %s", self.reader, outcome.path, outcome.rejected.reason)
@@ -225,6 +259,10 @@ def build(readings: Reading | Sequence[Reading], path, *, meta: dict | None = No
     readings = [readings] if isinstance(readings, Reading) else list(readings)
     if not readings or not all(isinstance(r, Reading) for r in readings):
         raise ValueError(f"readings must be a Reading or a non-empty list of Readings, got {readings!r}")
+
+    owners: dict[str, str] = {}  # a clip id taken by one reading is a duplicate in the next
+    for r in readings:
+        r.owners = owners
 
     def motions() -> Iterator[Motion]:
         for r in readings:
