@@ -8,8 +8,11 @@
 
 Each returns a `Reading`: iterate it for Motions; `reading.report` (a `BuildReport`) lists every
 input as accepted (with its clip ids) or `Rejected(path, reason, kind)`; counts add up.
-Pickles are only ever loaded through `safe_pickle.safe_load` (an allow-list unpickler).
+Pickles are only ever loaded through `safe_pickle.safe_load` (an allow-list unpickler). Every
+entry of an input folder is an input or a rejection, and what one input may cost is bounded by
+`Limits` (tenderlib.readers.files), a field of every reader's config.
 """
+from tenderlib.readers.files import Limits
 from tenderlib.readers.holistic import HolisticConfig, read_holistic
 from tenderlib.readers.mmpose_json import MMPoseConfig, read_mmpose
 from tenderlib.readers.mocap import MocapConfig, read_bandai, read_bvh_folder
@@ -17,7 +20,7 @@ from tenderlib.readers.report import BuildReport, Reading, ReaderError, Rejected
 from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_load
 
 __all__ = [
-    "BuildReport", "CorruptPickleError", "HolisticConfig", "MMPoseConfig", "MocapConfig", "Reading",
+    "BuildReport", "CorruptPickleError", "HolisticConfig", "Limits", "MMPoseConfig", "MocapConfig", "Reading",
     "ReaderError", "Rejected", "UnsafePickleError", "build", "read_bandai", "read_bvh_folder",
     "read_holistic", "read_mmpose", "safe_load",
 ]
