@@ -8,13 +8,90 @@
     tender generate "a person waves with the right hand" --seconds 3 --out wave
                                                                     text to motion: wave.json (RTMPose/MMPose
                                                                     layout) + wave.txt, wave.npz, wave.gif
+
+A user error (a bad argument, a missing or untrustworthy file, an output path that cannot be
+written) is one line on stderr, `tender: error: <what is wrong>`, with exit code 2 (argparse's
+convention); a traceback means a bug.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
+
+MAX_GIF_SIZE = 1024  # `data show --size`: pixels of one cell (a grid is up to 4 cells wide)
+MAX_IMAGE_SIZE = 16_384  # `generate --image-size`: pixels of the frame the keypoints are placed in
+MAX_THREADS = 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Argument types: a bad value is an argparse error naming the option
+
+
+def _typed(convert, ok, allowed: str):
+    """An argparse type: convert(text), refused unless ok(value), with 'must be <allowed>, got <text>'."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+    return parse
+
+
+positive_float = _typed(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+non_negative_float = _typed(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
+def int_in(lo: int, hi: int):
+    return _typed(int, lambda v: lo <= v <= hi, f"an int in [{lo}, {hi}]")
+
+
+def output_path(text: str) -> str:
+    """A path to write (a file, a file stem or a folder): non-empty, with a name, and under a folder
+    that exists or can be made (its nearest existing ancestor is a folder, not a file)."""
+    path = Path(text)
+    if not text.strip() or path.name in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"must be a path ending in a name, got {text!r}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(parent)!r} is a file, not a folder")
+    return text
+
+
+def torch_device(text: str) -> str:
+    """cpu, cuda, cuda:<n> or mps, available on this machine."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda, cuda:<n> or mps, got {text!r}")
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise argparse.ArgumentTypeError(f"{text!r}: no such CUDA device on this machine "
+                                         f"({torch.cuda.device_count()} found)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, `tender: error: <message> (see `<prog> --help`)`, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"tender: error: {message} (see `{self.prog} --help`)\n")
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
 
 
 def _build(args) -> int:
@@ -46,6 +123,13 @@ def _show(args) -> int:
     from tenderlib import viz
 
     store = _open(args.store)
+    n = len(store)
+    if n == 0:
+        raise ValueError(f"store {args.store} holds no clip: nothing to show")
+    bad = [i for i in args.index if not -n <= i < n]
+    if bad:
+        raise ValueError(f"--index {' '.join(map(str, bad))} out of range: store {args.store} holds {n} clip(s), "
+                         f"indices 0 to {n - 1} (or -{n} to -1 from the end)")
     motions = [store.clip(i) for i in args.index]
     if len(motions) == 1:
         viz.animate(motions[0], path=args.out, caption=motions[0].texts[0], size=(args.size, args.size))
@@ -59,6 +143,8 @@ def _import(args) -> int:
     from tenderlib import readers
 
     kind, root = args.format, Path(args.root)
+    if Path(args.out).exists() and not args.overwrite:  # checked before the (long) reading
+        raise ValueError(f"--out {args.out} already exists; pass --overwrite to replace a store")
     if kind == "holistic":
         reading = readers.read_holistic(root, readers.HolisticConfig())
     elif kind == "mmpose":
@@ -94,8 +180,6 @@ def _generate(args) -> int:
     if args.seconds is not None or args.frames is not None:
         if args.seconds is not None and args.frames is not None:
             raise ValueError("give --seconds or --frames, not both")
-        if args.seconds is not None and not args.seconds > 0:
-            raise ValueError(f"--seconds must be > 0, got {args.seconds}")
         n = args.frames if args.frames is not None else max(1, round(args.seconds * pipe.fps))
         if not 1 <= n <= pipe.max_length:
             raise ValueError(f"{n} frames asked: the model generates 1 to {pipe.max_length} frames "
@@ -110,8 +194,12 @@ def _generate(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------
+# The parser and main
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tender", description="Tender: text-driven 2D whole-body motion (Holistic-Motion2D).")
+    p = _Parser(prog="tender", description="Tender: text-driven 2D whole-body motion (Holistic-Motion2D).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = p.add_subparsers(dest="command", required=True)
     data = sub.add_parser("data", help="build and inspect packed clip stores").add_subparsers(dest="action", required=True)
@@ -131,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = data.add_parser("show", help="animate clips of a store to a GIF")
     s.add_argument("store", help="store folder")
     s.add_argument("--index", type=int, nargs="+", default=[0], help="clip indices (default: 0)")
-    s.add_argument("--out", default="clip.gif", help="GIF path (default: clip.gif)")
-    s.add_argument("--size", type=int, default=256, help="cell size in pixels (default: 256)")
+    s.add_argument("--out", type=output_path, default="clip.gif", help="GIF path (default: clip.gif)")
+    s.add_argument("--size", type=int_in(16, MAX_GIF_SIZE), default=256,
+                   help=f"cell size in pixels, 16 to {MAX_GIF_SIZE} (default: 256)")
     s.set_defaults(func=_show)
 
     m = data.add_parser("import", help="pack real data into a store; every input is stored or listed in a build report")
@@ -141,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "predictions with caption .txt files; bvh: a folder of BVH files with captions; bandai: "
                         "the bandai-namco-1 motion-capture set")
     m.add_argument("root", help="folder to read")
-    m.add_argument("--out", required=True, help="store folder to write")
+    m.add_argument("--out", type=output_path, required=True, help="store folder to write")
     m.add_argument("--views", type=int, default=3, help="motion capture: virtual camera views per clip (default: 3)")
     m.add_argument("--seed", type=int, default=0, help="motion capture: seed of the virtual cameras")
     m.add_argument("--source", default="mocap", help="bvh: source name of the clips (default: mocap)")
@@ -159,23 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "the most recently trained one under outputs/<profile>/checkpoints/tender-*/ (every "
                     "profile, or --profile); notebook 03 (notebooks/03_diffusion.ipynb) trains one.")
     g.add_argument("captions", nargs="+", help="one or more captions, e.g. \"a person waves with the right hand\"")
-    g.add_argument("--out", default="motion", help="output path without suffix; with several captions "
-                                                   "OUT_0, OUT_1, ... (default: motion)")
-    g.add_argument("--seconds", type=float, help="duration (default: drawn from the training clips' lengths)")
+    g.add_argument("--out", type=output_path, default="motion",
+                   help="output path without suffix; with several captions OUT_0, OUT_1, ... (default: motion)")
+    g.add_argument("--seconds", type=positive_float, help="duration (default: drawn from the training clips' lengths)")
     g.add_argument("--frames", type=int, help="duration in frames instead of --seconds")
     g.add_argument("--checkpoint", help="a Tender run folder (outputs/<profile>/checkpoints/tender-<hash>, holding "
                                         "pipeline.json) or one of its step_<n> folders")
     g.add_argument("--profile", help="look for the model under outputs/PROFILE/ only (e.g. smoke, default)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the noise and of drawn lengths (default: 0)")
+    g.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0,
+                   help="seed of the noise and of drawn lengths (default: 0)")
     g.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
-    g.add_argument("--guidance", type=float, default=None,
+    g.add_argument("--guidance", type=non_negative_float, default=None,
                    help="classifier-free guidance scale s >= 0 (default: the one the model was saved with; 1 = no guidance)")
-    g.add_argument("--eta", type=float, default=0.0, help="DDIM eta (default: 0, deterministic given the seed)")
-    g.add_argument("--image-size", type=int, nargs=2, default=[512, 512], metavar=("W", "H"),
+    g.add_argument("--eta", type=non_negative_float, default=0.0,
+                   help="DDIM eta (default: 0, deterministic given the seed)")
+    g.add_argument("--image-size", type=int_in(1, MAX_IMAGE_SIZE), nargs=2, default=[512, 512], metavar=("W", "H"),
                    help="frame the keypoints are placed in (root at the centre, person ~80%% of the shorter "
                         "side; default: 512 512)")
-    g.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    g.add_argument("--device", type=torch_device, default="cpu",
+                   help="torch device: cpu, cuda, cuda:<n> or mps (default: cpu)")
+    g.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0, help="torch CPU threads (0 = torch's default)")
     g.set_defaults(func=_generate)
     return p
 
@@ -185,9 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"tender: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # CheckpointMismatchError is a ValueError, FileNotFoundError an OSError
+        print(f"tender: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: Exception) -> str:
+    """The error's message on one line; an OSError as '<reason>: <path>'."""
+    text = str(err)
+    if isinstance(err, OSError) and err.strerror and err.filename:
+        text = f"{err.strerror}: {err.filename}"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -45,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenderlib import training
+from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.scheduler import NoiseScheduler, SchedulerConfig
 from tenderlib.text import TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
@@ -84,14 +86,16 @@ class DenoiserConfig:
             if not ok:
                 raise ValueError(f"DenoiserConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
 
-        for name in ("latent_tokens", "latent_dim", "dim", "num_layers", "num_heads", "ff_dim", "text_layers"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        caps = dict(latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH, dim=MAX_WIDTH, num_layers=MAX_LAYERS,
+                    num_heads=MAX_HEADS, ff_dim=MAX_WIDTH, text_layers=MAX_LAYERS)
+        for name, cap in caps.items():
+            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
         need(self.dim % self.num_heads == 0 and self.dim % 2 == 0, "dim",
              f"even and divisible by num_heads={self.num_heads}")
         need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
         need(self.conditioning in CONDITIONINGS, "conditioning", f"one of {CONDITIONINGS}")
         need(0 <= self.cond_drop_prob < 1, "cond_drop_prob", "in [0, 1)")
-        need(self.guidance_scale >= 0, "guidance_scale", ">= 0")
+        need(math.isfinite(self.guidance_scale) and self.guidance_scale >= 0, "guidance_scale", ">= 0 and finite")
         need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
         self.scheduler_config()  # validates the schedule
 
@@ -320,8 +324,8 @@ class Denoiser(nn.Module):
         """Classifier-free guidance (eq. 6): s * cond + (1 - s) * uncond, both passes as one batch of 2B.
         null: the null condition, 1 or B rows. scale: default config.guidance_scale; 1 = one pass."""
         s = self.config.guidance_scale if scale is None else float(scale)
-        if not s >= 0:
-            raise ValueError(f"guidance scale must be >= 0, got {scale!r}")
+        if not (math.isfinite(s) and s >= 0):
+            raise ValueError(f"guidance scale must be >= 0 and finite, got {scale!r}")
         B = x_t.shape[0]
         if s == 1.0:
             return self(x_t, t, cond)

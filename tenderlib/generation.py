@@ -6,7 +6,7 @@
     out.keypoints, out.confidence       # (B, T, 133, 2) pixels, (B, T, 133); padded after out.lengths
     out.features, out.mask              # (B, T, 133, 3) normalised x, y, confidence (MoLIP's input)
     pipe.save(run_dir, vae_checkpoint)  # pipeline.json beside the denoiser's checkpoints
-    Tender.load(run_dir)                # what `tender generate` uses
+    Tender.load(run_dir)                # what `tender generate` uses (checked: see Saving)
     write_outputs(out, 0, "wave")       # wave.json (RTMPose/MMPose layout) + wave.txt, wave.npz, wave.gif
 
 Sampling: x_T ~ N(0, I) drawn on the CPU from the explicit generator (the same motions on any
@@ -27,15 +27,25 @@ about 80% of the shorter side. Confidence is the decoded channel clamped at 0 (C
 VAE without CAG.
 
 Bad input: an empty caption list, a caption that is empty (tenderlib.text), a length of 0 or
-beyond max_length, a guidance scale below 0, steps outside [1, 1000], eta below 0 raise
-ValueError naming the parameter; captions longer than the text encoder's context are truncated
-with one warning (tenderlib.text).
+beyond max_length, a guidance scale below 0 or not finite, steps outside [1, 1000], eta below 0
+or not finite raise ValueError naming the parameter; captions longer than the text encoder's
+context are truncated with one warning (tenderlib.text). `write_outputs` refuses a motion with a
+non-finite value (strict JSON has no NaN) before writing anything.
+
+Saving. pipeline.json (version 2) records the VAE checkpoint (path relative to the run folder) and
+the sha256 of its model.safetensors; `Tender.load` refuses a VAE whose weights hash differently
+(pipeline.json edited to point at another VAE, or the VAE's weights replaced), and any pipeline.json
+that is not valid JSON, lacks a field or holds an unusable value, with
+tenderlib.training.CheckpointMismatchError naming the files. A version 1 pipeline.json (written
+before the hash was recorded) loads with a warning that its VAE is unchecked. The checkpoints
+themselves are checked by tenderlib.training (config, readability, finite weights).
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +54,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from tenderlib.checks import check_positive
 from tenderlib.denoiser import Denoiser
 from tenderlib.motion import Motion
+from tenderlib.training import MODEL_FILE, CheckpointMismatchError, weights_hash
 from tenderlib.vae import PAVAE, frame_mask
 
 log = logging.getLogger(__name__)
@@ -53,6 +65,8 @@ log = logging.getLogger(__name__)
 DEFAULT_IMAGE_SIZE = (512, 512)
 PERSON_FRACTION = 0.4  # pixels per normalised unit, as a fraction of the shorter image side
 PIPELINE_FILE = "pipeline.json"
+PIPELINE_VERSION = 2  # 2: records the VAE's weights hash (module docstring, Saving)
+PIPELINE_FIELDS = ("vae_checkpoint", "lengths", "max_length", "fps")  # required in every version
 
 
 def placement(image_size=DEFAULT_IMAGE_SIZE) -> tuple[np.ndarray, float]:
@@ -140,8 +154,7 @@ class Tender:
                              f"{vc.latent_tokens} x {vc.latent_dim}")
         if lengths.max_length > vc.max_frames:
             raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the VAE's max_frames={vc.max_frames}")
-        if not fps > 0:
-            raise ValueError(f"fps must be > 0, got {fps!r}")
+        check_positive("fps", fps)
         self.vae, self.denoiser, self.length_sampler, self.fps = vae.eval(), denoiser.eval(), lengths, float(fps)
 
     @property
@@ -163,11 +176,11 @@ class Tender:
                        eta: float = 0.0, guidance_scale: float | None = None) -> torch.Tensor:
         """(B, n, d) VAE latents for B captions: DDIM from noise with classifier-free guidance."""
         model, sched = self.denoiser, self.denoiser.scheduler
-        if not eta >= 0:
-            raise ValueError(f"eta must be >= 0, got {eta!r}")
+        if not (math.isfinite(eta) and eta >= 0):
+            raise ValueError(f"eta must be >= 0 and finite, got {eta!r}")
         scale = model.config.guidance_scale if guidance_scale is None else float(guidance_scale)
-        if not scale >= 0:
-            raise ValueError(f"guidance_scale must be >= 0, got {guidance_scale!r}")
+        if not (math.isfinite(scale) and scale >= 0):
+            raise ValueError(f"guidance_scale must be >= 0 and finite, got {guidance_scale!r}")
         timesteps = sched.set_timesteps(steps)
         device = model.latent_mean.device
         B, c = len(captions), model.config
@@ -217,12 +230,14 @@ class Tender:
     # ---- saving: pipeline.json beside the denoiser's run ------------------------------------
 
     def save(self, run_dir, vae_checkpoint) -> Path:
-        """Write run_dir/pipeline.json: where the VAE checkpoint is (relative to run_dir), the length
-        distribution, fps and the sampling default guidance scale. The denoiser's own checkpoints live in run_dir (tenderlib.training)."""
+        """Write run_dir/pipeline.json: where the VAE checkpoint is (relative to run_dir) and the hash of
+        its weights, the length distribution, fps and the sampling default guidance scale. The
+        denoiser's own checkpoints live in run_dir (tenderlib.training)."""
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        body = {"format": "tender-pipeline", "version": 1,
+        body = {"format": "tender-pipeline", "version": PIPELINE_VERSION,
                 "vae_checkpoint": Path(os.path.relpath(Path(vae_checkpoint), run_dir)).as_posix(),
+                "vae_sha256": weights_hash(vae_checkpoint),
                 "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps,
                 "guidance_scale": self.denoiser.config.guidance_scale}
         path = run_dir / PIPELINE_FILE
@@ -233,7 +248,8 @@ class Tender:
 
     @classmethod
     def load(cls, run_dir, device: str | torch.device = "cpu", text_encoder=None) -> "Tender":
-        """The pipeline saved in a denoiser run folder (pipeline.json + its newest checkpoint)."""
+        """The pipeline saved in a denoiser run folder (pipeline.json + its newest checkpoint), checked
+        (module docstring, Saving)."""
         from tenderlib import denoiser as dn
         from tenderlib import training
 
@@ -242,16 +258,58 @@ class Tender:
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir} is not a Tender run folder (no {PIPELINE_FILE}); notebook 03 "
                                     f"(notebooks/03_diffusion.ipynb) writes one")
-        body = json.loads(path.read_text())
+        body = read_pipeline(path)
         last = training.latest_checkpoint(run_dir)
         if last is None:
             raise FileNotFoundError(f"{run_dir} holds no finished denoiser checkpoint; run notebook 03 to train one")
         vae_ckpt = (run_dir / body["vae_checkpoint"]).resolve()
-        if not (vae_ckpt / "model.safetensors").is_file():
+        if not (vae_ckpt / MODEL_FILE).is_file():
             raise FileNotFoundError(f"the VAE checkpoint of {run_dir} is missing ({body['vae_checkpoint']})")
+        check_vae(path, body, vae_ckpt)
         vae = PAVAE.load(vae_ckpt, device)
-        model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
-        return cls(vae, model, LengthSampler(tuple(body["lengths"]), int(body["max_length"])), float(body["fps"]))
+        try:  # the values of pipeline.json, checked by what they build
+            lengths = LengthSampler.fit(body["lengths"], body["max_length"])
+            model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
+            return cls(vae, model, lengths, body["fps"])
+        except CheckpointMismatchError:
+            raise  # the denoiser's checkpoint, named by tenderlib.training
+        except (TypeError, ValueError) as err:
+            raise CheckpointMismatchError(f"{path} holds an unusable value: {err}") from None
+
+
+def read_pipeline(path: Path) -> dict:
+    """The fields of a pipeline.json; CheckpointMismatchError naming it when it is not valid JSON,
+    not a Tender pipeline of a known version or lacks a field."""
+    try:
+        body = json.loads(path.read_bytes())
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise CheckpointMismatchError(f"{path} is not valid JSON ({err})") from None
+    if not (isinstance(body, dict) and body.get("format") == "tender-pipeline"):
+        raise CheckpointMismatchError(f"{path} is not a Tender pipeline file (format 'tender-pipeline')")
+    if body.get("version") not in (1, PIPELINE_VERSION):
+        raise CheckpointMismatchError(f"{path} has version {body.get('version')!r}; this tenderlib reads 1 "
+                                      f"and {PIPELINE_VERSION}")
+    required = PIPELINE_FIELDS + (("vae_sha256",) if body["version"] == PIPELINE_VERSION else ())
+    missing = [k for k in required if k not in body]
+    if missing:
+        raise CheckpointMismatchError(f"{path} lacks {missing}")
+    if not isinstance(body["vae_checkpoint"], str):
+        raise CheckpointMismatchError(f"{path}: vae_checkpoint must be a path, got {body['vae_checkpoint']!r}")
+    return body
+
+
+def check_vae(path: Path, body: dict, vae_checkpoint: Path) -> None:
+    """Refuse a VAE checkpoint whose weights are not those pipeline.json (`path`, read as `body`) was
+    saved with; warn that a version 1 file, which records no hash, leaves the VAE unchecked."""
+    weights = vae_checkpoint / MODEL_FILE
+    if "vae_sha256" not in body:
+        log.warning("%s records no hash of its VAE (written by an older tenderlib): %s is used unchecked; "
+                    "save the pipeline again to record it", path, weights)
+        return
+    found = weights_hash(vae_checkpoint)
+    if found != body["vae_sha256"]:
+        raise CheckpointMismatchError(f"{weights} is not the VAE {path} was saved with (sha256 {found[:16]}..., "
+                                      f"recorded {str(body['vae_sha256'])[:16]}...)")
 
 
 def find_run(root=None, profile: str | None = None) -> Path:
@@ -299,10 +357,13 @@ def write_outputs(gen: Generation, index: int, stem, gif_size=(256, 256)) -> lis
     from tenderlib import viz
 
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     m = gen.motion(index)
+    if not (np.isfinite(m.keypoints).all() and np.isfinite(m.confidence).all()):
+        raise ValueError(f"motion {index} ({m.texts[0]!r}) holds non-finite values (NaN or inf): nothing written "
+                         f"to {stem}")
+    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".json"), stem.with_suffix(".txt"), stem.with_suffix(".npz"), stem.with_suffix(".gif")]
-    paths[0].write_text(json.dumps(mmpose_frames(m.keypoints, m.confidence)) + "\n")
+    paths[0].write_text(json.dumps(mmpose_frames(m.keypoints, m.confidence), allow_nan=False) + "\n")
     paths[1].write_text(m.texts[0] + "\n")
     np.savez(paths[2], keypoints=m.keypoints, confidence=m.confidence, caption=np.array(m.texts[0]),
              fps=np.array(m.fps), image_size=np.array(m.image_size))

@@ -75,6 +75,7 @@ from einops import rearrange
 from torch import nn
 
 from tenderlib import skeleton, training
+from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.dataset import MotionDataset, collate
 from tenderlib.layers import PositionalEmbedding, SkipTransformer
 from tenderlib.mirror import mirror_caption, swap_sides
@@ -120,9 +121,11 @@ class MoLIPConfig:
             if not ok:
                 raise ValueError(f"MoLIPConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
 
-        for name in ("num_keypoints", "max_frames", "frame_stride", "dim", "motion_layers", "text_layers",
-                     "heads", "ff_dim", "embed_dim"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        caps = dict(num_keypoints=MAX_TOKENS, max_frames=MAX_FRAMES, frame_stride=MAX_FRAMES, dim=MAX_WIDTH,
+                    motion_layers=MAX_LAYERS, text_layers=MAX_LAYERS, heads=MAX_HEADS, ff_dim=MAX_WIDTH,
+                    embed_dim=MAX_WIDTH)
+        for name, cap in caps.items():
+            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
         need(self.dim % self.heads == 0 and self.dim % 2 == 0, "dim", f"even and divisible by heads={self.heads}")
         need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
         need(0 < self.temperature <= 1, "temperature", "in (0, 1]")

@@ -33,9 +33,12 @@ from dataclasses import dataclass
 
 import torch
 
+from tenderlib.checks import int_in
+
 log = logging.getLogger(__name__)
 
 BETA_SCHEDULES = ("scaled_linear", "linear")
+MAX_TRAIN_TIMESTEPS = 100_000  # a plausible upper bound (the paper: 1000); tables of this length are allocated
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class SchedulerConfig:
     steps_offset: int = 1  # added to every DDIM timestep (diffusers' "leading" spacing, MLD: 1)
 
     def __post_init__(self):
-        if not (isinstance(self.num_train_timesteps, int) and self.num_train_timesteps >= 2):
-            raise ValueError(f"num_train_timesteps must be an int >= 2, got {self.num_train_timesteps!r}")
+        if not int_in(self.num_train_timesteps, 2, MAX_TRAIN_TIMESTEPS):
+            raise ValueError(f"num_train_timesteps must be an int in [2, {MAX_TRAIN_TIMESTEPS}], "
+                             f"got {self.num_train_timesteps!r}")
         if not (0 < self.beta_start < self.beta_end < 1):
             raise ValueError(f"betas must satisfy 0 < beta_start < beta_end < 1, got "
                              f"beta_start={self.beta_start!r}, beta_end={self.beta_end!r}")

@@ -18,6 +18,12 @@
   leaves the previous one intact. `train` resumes from the newest one: training 2N steps in one
   go, or N steps, a kill and a restart, gives bit-identical weights (tests/test_training.py).
   A run whose newest checkpoint is at max_steps returns at once: `train` is also "load or train".
+- Loading trusts nothing in a checkpoint folder: model_config.json must repeat the config stored in
+  model.safetensors' metadata (an edited copy would silently change the model that is built), the
+  config must pass its class's checks (plausible sizes), the weights must be readable, fit the
+  model and be finite. Anything else raises CheckpointMismatchError naming the file (and the
+  fields or tensors). The config of a checkpoint whose weights carry none in their metadata is
+  refused (read_config, check_config): every checkpoint written with a config stores it there.
 - Progress bar (tqdm) when interactive (a terminal or a Jupyter kernel), never when the
   environment variable TQDM_DISABLE is set; otherwise quiet, with a log line every `log_every` steps.
 - Precision by the hardware (`autocast="auto"`, tenderlib.precision): bf16 autocast on GPUs and on
@@ -49,7 +55,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -60,13 +66,17 @@ log = logging.getLogger(__name__)
 
 FORMAT = "tender-checkpoint"
 FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"  # the weights; metadata: format, version, step, config_class, config
+CONFIG_FILE = "model_config.json"  # the readable copy of the model's config
 _STEP_DIR = re.compile(r"step_(\d{8})")
 # TrainConfig fields that must match to resume a run (the others may change between restarts)
 RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast")
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint does not fit the model or run it is loaded into."""
+    """A checkpoint cannot be trusted: unreadable (missing, empty, truncated), edited (model_config.json
+    disagrees with the weights' metadata), with an implausible config or non-finite weights, or not
+    fitting the model or run it is loaded into. A ValueError: the command line reports it as a user error."""
 
 
 @dataclass(frozen=True)
@@ -199,27 +209,76 @@ def _config_record(config) -> dict:
     return {"class": type(config).__qualname__, "config": json.loads(params.to_json(config))}
 
 
-def _mismatch(saved: dict, wanted: dict) -> list[str]:
+def _mismatch(saved: dict, wanted: dict, names=("checkpoint", "requested")) -> list[str]:
     keys = list(dict.fromkeys([*saved, *wanted]))
-    return [f"{k}: checkpoint {saved.get(k, '<absent>')!r}, requested {wanted.get(k, '<absent>')!r}"
+    return [f"{k}: {names[0]} {saved.get(k, '<absent>')!r}, {names[1]} {wanted.get(k, '<absent>')!r}"
             for k in keys if saved.get(k, object()) != wanted.get(k, object())]
 
 
+def _read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file (its header only is read)."""
+    try:
+        with safe_open(path, "pt") as f:
+            return f.metadata() or {}
+    except (OSError, SafetensorError) as err:
+        raise CheckpointMismatchError(f"cannot read {path}: {err}") from None
+
+
+def _read_tensors(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    try:
+        return load_file(path, device=device)
+    except (OSError, SafetensorError) as err:
+        raise CheckpointMismatchError(f"cannot read {path}: {err}") from None
+
+
+def _parse_json(text: str | bytes, where) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        raise CheckpointMismatchError(f"{where} is not valid JSON ({err})") from None
+
+
+def _saved_record(checkpoint: Path) -> dict:
+    """{'class', 'config'} of a checkpoint's model, from model.safetensors' metadata, which
+    model_config.json must repeat (module docstring)."""
+    path, weights = checkpoint / CONFIG_FILE, checkpoint / MODEL_FILE
+    if not path.is_file():
+        raise CheckpointMismatchError(f"{checkpoint} is not a checkpoint folder (no {CONFIG_FILE})")
+    copy = _parse_json(path.read_bytes(), path)
+    meta = _read_metadata(weights)
+    if "config_class" not in meta or "config" not in meta:
+        raise CheckpointMismatchError(f"{weights} stores no model config in its metadata: {path} cannot be "
+                                      f"checked (not a checkpoint written by tenderlib.training.save_checkpoint)")
+    record = {"class": meta["config_class"], "config": _parse_json(meta["config"], f"the config in {weights}")}
+    for where, r in ((weights, record), (path, copy)):
+        if not (isinstance(r, dict) and isinstance(r.get("class"), str) and isinstance(r.get("config"), dict)):
+            raise CheckpointMismatchError(f"{where} holds no model config record ({{'class': ..., 'config': ...}})")
+    diff = _mismatch({"class": record["class"], **record["config"]}, {"class": copy["class"], **copy["config"]},
+                     ("weights", CONFIG_FILE))
+    if diff:
+        raise CheckpointMismatchError(f"{path} disagrees with the config stored in {weights} (edited?): "
+                                      + "; ".join(diff))
+    return record
+
+
 def read_config(checkpoint: str | os.PathLike, cls: type):
-    """The model config saved in a checkpoint folder, as an instance of `cls` (to rebuild the model)."""
-    record = json.loads((Path(checkpoint) / "model_config.json").read_text())
-    if record.get("class") != cls.__qualname__:
-        raise CheckpointMismatchError(f"checkpoint {checkpoint} holds a {record.get('class')}, "
+    """The model config saved in a checkpoint folder, as an instance of `cls` (to rebuild the model);
+    checked as the module docstring says."""
+    checkpoint = Path(checkpoint)
+    record = _saved_record(checkpoint)
+    if record["class"] != cls.__qualname__:
+        raise CheckpointMismatchError(f"checkpoint {checkpoint} holds a {record['class']}, "
                                       f"not a {cls.__qualname__}")
-    return params.from_dict(cls, record["config"])
+    try:
+        return params.from_dict(cls, record["config"])
+    except ValueError as err:
+        raise CheckpointMismatchError(f"{checkpoint / MODEL_FILE} holds an unusable {cls.__qualname__}: "
+                                      f"{err}") from None
 
 
 def check_config(checkpoint: str | os.PathLike, config) -> None:
     """Raise CheckpointMismatchError naming every field where the checkpoint's model config differs."""
-    path = Path(checkpoint) / "model_config.json"
-    if not path.is_file():
-        raise CheckpointMismatchError(f"{checkpoint} is not a checkpoint folder (no model_config.json)")
-    saved, wanted = json.loads(path.read_text()), _config_record(config)
+    saved, wanted = _saved_record(Path(checkpoint)), _config_record(config)
     if saved.get("class") != wanted["class"]:
         raise CheckpointMismatchError(f"checkpoint {checkpoint} was trained with a {saved.get('class')}, "
                                       f"the requested model has a {wanted['class']}")
@@ -230,12 +289,13 @@ def check_config(checkpoint: str | os.PathLike, config) -> None:
 
 
 def load_weights(model: nn.Module, checkpoint: str | os.PathLike, config=None) -> nn.Module:
-    """Load a checkpoint's weights into `model` (strict). With `config`, first check it matches."""
+    """Load a checkpoint's weights into `model` (strict). With `config`, first check it matches.
+    CheckpointMismatchError when the file is unreadable, or its tensors do not fit or are not finite."""
     checkpoint = Path(checkpoint)
     if config is not None:
         check_config(checkpoint, config)
     device = next(model.parameters()).device
-    tensors = load_file(checkpoint / "model.safetensors", device=str(device))
+    tensors = _read_tensors(checkpoint / MODEL_FILE, str(device))
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     wrong = [f"{k} {tuple(tensors[k].shape)} vs {tuple(own[k].shape)}" for k in own
@@ -243,6 +303,10 @@ def load_weights(model: nn.Module, checkpoint: str | os.PathLike, config=None) -
     if missing or unexpected or wrong:
         raise CheckpointMismatchError(f"weights in {checkpoint} do not fit the model: missing {missing[:5]}, "
                                       f"unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}")
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointMismatchError(f"{checkpoint / MODEL_FILE} holds non-finite values (NaN or inf) in "
+                                      f"{len(broken)} tensor(s): {broken[:5]}")
     model.load_state_dict(tensors, strict=True)
     return model
 
@@ -261,9 +325,9 @@ def save_checkpoint(folder: str | os.PathLike, model: nn.Module, step: int, *, c
         if config is not None:
             record = _config_record(config)
             meta.update(config_class=record["class"], config=json.dumps(record["config"]))
-            (tmp / "model_config.json").write_text(json.dumps(record, indent=2) + "\n")
+            (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
         weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(weights, tmp / "model.safetensors", metadata=meta)
+        save_file(weights, tmp / MODEL_FILE, metadata=meta)
         if optimizer is not None:
             save_file(_optimizer_tensors(optimizer), tmp / "optimizer.safetensors", metadata=meta)
         if train_config is not None:
@@ -294,7 +358,7 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tens
 
 def load_optimizer(optimizer: torch.optim.Optimizer, checkpoint: str | os.PathLike) -> None:
     """Restore the optimizer's state tensors; its param_groups (hyperparameters) stay as built."""
-    tensors = load_file(Path(checkpoint) / "optimizer.safetensors")
+    tensors = _read_tensors(Path(checkpoint) / "optimizer.safetensors")
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         index, name = key.split(".", 1)
@@ -309,8 +373,18 @@ def load_optimizer(optimizer: torch.optim.Optimizer, checkpoint: str | os.PathLi
 
 def checkpoint_step(checkpoint: str | os.PathLike) -> int:
     """The step a checkpoint folder was written at (from its model.safetensors metadata)."""
-    with safe_open(Path(checkpoint) / "model.safetensors", "pt") as f:
-        return int(f.metadata()["step"])
+    path = Path(checkpoint) / MODEL_FILE
+    step = _read_metadata(path).get("step", "")
+    if not step.isdigit():
+        raise CheckpointMismatchError(f"{path} records no step in its metadata")
+    return int(step)
+
+
+def weights_hash(checkpoint: str | os.PathLike) -> str:
+    """sha256 (hex) of the bytes of a checkpoint's model.safetensors: names that very file (saving the
+    same weights again may give other bytes: safetensors writes the metadata in no fixed order)."""
+    with open(Path(checkpoint) / MODEL_FILE, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

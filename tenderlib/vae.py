@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
 from tenderlib.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
 from tenderlib.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
@@ -121,9 +122,10 @@ class VAEConfig:
         need(self.positional in POSITIONAL_KINDS, "positional", f"one of {POSITIONAL_KINDS}")
         need(self.recon_loss in LOSS_KINDS, "recon_loss", f"one of {LOSS_KINDS}")
         need(self.decoder_queries in DECODER_QUERIES, "decoder_queries", f"one of {DECODER_QUERIES}")
-        for name in ("spatial_dim", "spatial_heads", "latent_tokens", "latent_dim", "num_layers",
-                     "num_heads", "ff_dim", "max_frames"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+        caps = dict(spatial_dim=MAX_WIDTH, spatial_heads=MAX_HEADS, latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH,
+                    num_layers=MAX_LAYERS, num_heads=MAX_HEADS, ff_dim=MAX_WIDTH, max_frames=MAX_FRAMES)
+        for name, cap in caps.items():
+            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
         need(self.spatial_dim % self.spatial_heads == 0, "spatial_dim",
              f"divisible by spatial_heads={self.spatial_heads}")
         need(self.latent_dim % self.num_heads == 0, "latent_dim", f"divisible by num_heads={self.num_heads}")
@@ -134,8 +136,8 @@ class VAEConfig:
         if self.num_parts == 1:
             object.__setattr__(self, "spatial_layers", 0)  # the naive VAE has no spatial attention
         else:
-            need(isinstance(self.spatial_layers, int) and self.spatial_layers >= 1, "spatial_layers",
-                 "an int >= 1 when num_parts > 1 (num_parts=1 is the naive VAE)")
+            need(int_in(self.spatial_layers, 1, MAX_LAYERS), "spatial_layers",
+                 f"an int in [1, {MAX_LAYERS}] when num_parts > 1 (num_parts=1 is the naive VAE)")
 
     @classmethod
     def paper(cls, **changes) -> "VAEConfig":

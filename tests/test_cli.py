@@ -1,7 +1,35 @@
 """The `tender` command line: build, info, show, and clear errors."""
+import numpy as np
 import pytest
 
 from tenderlib import cli
+
+
+def fails(argv, capsys) -> str:
+    """Run `tender argv`, which must fail as a user error: exit code 2 and one line on stderr,
+    `tender: error: ...`, no traceback. Returns that line."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit:  # argparse's errors
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("tender: error: ") and err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """(a store of 3 clips, an empty store, a plain file)."""
+    from tenderlib.store import build_store
+    from test_training import motion
+
+    root = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    (root / "file").write_text("not a folder\n")
+    return (build_store([motion(rng, i) for i in range(3)], root / "three"), build_store([], root / "empty"),
+            root / "file")
 
 
 def test_build_info_show(tmp_path, monkeypatch, capsys):
@@ -38,3 +66,27 @@ def test_import_bvh_folder_with_report(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "2 clips" in text                                   # walker x 2 views; the other two are in the report
     assert "'rejected': 2" in text and (out / "build_report.md").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["show", "{three}", "--index", "3"], "--index 3 out of range: store {three} holds 3 clip(s), indices 0 to 2"),
+    (["show", "{three}", "--index", "0", "-4", "7"], "--index -4 7 out of range"),
+    (["show", "{empty}"], "store {empty} holds no clip: nothing to show"),
+    (["show", "{three}", "--size", "100000"], "argument --size: must be an int in [16, 1024], got '100000'"),
+    (["show", "{three}", "--size", "0"], "argument --size: must be an int in [16, 1024]"),
+    (["show", "{three}", "--out", ""], "argument --out: must be a path ending in a name, got ''"),
+    (["show", "{three}", "--out", "."], "argument --out: must be a path ending in a name, got '.'"),
+    (["show", "{three}", "--out", "{file}/clip.gif"], "is a file, not a folder"),
+    (["show", "{three}", "--out", "{file}/deeper/clip.gif"], "is a file, not a folder"),
+    (["show", "{three}", "--index", "one"], "argument --index: invalid int value: 'one'"),
+    (["import", "bvh", "{three}", "--out", ""], "argument --out: must be a path ending in a name"),
+    (["import", "bvh", "{three}", "--out", "{three}"], "--out {three} already exists; pass --overwrite to replace"),
+    (["info", "{file}"], "not a folder"),
+])
+def test_data_user_errors_are_one_line(stores, tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)  # where the default --out would be written
+    names = dict(three=stores[0].path, empty=stores[1].path, file=stores[2])
+    err = fails(["data", *[a.format(**names) for a in argv]], capsys)
+    assert message.format(**names) in err
+    assert "overwrite=True" not in err
+    assert not (tmp_path / "clip.gif").exists()

@@ -1,7 +1,11 @@
 """`tender generate`: finds the newest Tender run under outputs/ (or --checkpoint), writes JSON that our
-mmpose reader reads back, NPZ and GIF; clear errors without a model and on bad durations."""
+mmpose reader reads back, NPZ and GIF; clear one-line errors without a model, on bad arguments, on
+outputs that cannot be written and on checkpoints that cannot be trusted."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +13,12 @@ import pytest
 import torch
 
 from fakes import WordEncoder
+from test_cli import fails
 from tenderlib import cli, denoiser, generation, training, vae, vae_runs
 from tenderlib.readers import MMPoseConfig, read_mmpose
 
 from test_generation import DEN_TINY, VAE_TINY  # noqa: E402
+from test_training import edit_config, rewrite_weights  # noqa: E402
 
 CAPTION = "a person waves with the right hand"
 
@@ -77,11 +83,95 @@ def test_several_captions_and_drawn_lengths(trained_run, tender_root, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--seconds", "2.5"], "1 to 20 frames"),
     (["--frames", "0"], "1 to 20 frames"),
-    (["--seconds", "-1"], "--seconds must be > 0"),
-    (["--guidance", "-1"], "guidance_scale must be >= 0"),
     (["--steps", "0"], "steps"),
     (["--checkpoint", "nowhere"], "nowhere"),
 ])
 def test_bad_arguments(trained_run, tender_root, capsys, args, message):
-    assert cli.main(["generate", CAPTION, "--out", str(tender_root / "x"), *args]) == 2
-    assert message in capsys.readouterr().err
+    assert message in fails(["generate", CAPTION, "--out", str(tender_root / "x"), *args], capsys)
+    assert not list(tender_root.glob("x.*"))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seconds", "inf"], "argument --seconds: must be a finite number > 0, got 'inf'"),
+    (["--seconds", "nan"], "argument --seconds: must be a finite number > 0, got 'nan'"),
+    (["--seconds", "-1"], "argument --seconds: must be a finite number > 0, got '-1'"),
+    (["--guidance", "inf"], "argument --guidance: must be a finite number >= 0, got 'inf'"),
+    (["--guidance", "-1"], "argument --guidance: must be a finite number >= 0, got '-1'"),
+    (["--eta", "nan"], "argument --eta: must be a finite number >= 0, got 'nan'"),
+    (["--device", "bogus"], "argument --device: must be cpu, cuda, cuda:<n> or mps, got 'bogus'"),
+    (["--device", "meta"], "argument --device: must be cpu, cuda, cuda:<n> or mps, got 'meta'"),
+    (["--device", "cuda:99"], "argument --device: 'cuda:99': no such CUDA device on this machine"),
+    (["--threads", "-1"], "argument --threads: must be an int in [0, 1024], got '-1'"),
+    (["--seed", "-1"], "argument --seed: must be an int in [0, 9223372036854775807], got '-1'"),
+    (["--image-size", "100000", "512"], "argument --image-size: must be an int in [1, 16384], got '100000'"),
+    (["--out", ""], "argument --out: must be a path ending in a name, got ''"),
+    (["--out", "{file}/wave"], "argument --out: cannot write '{file}/wave': '{file}' is a file, not a folder"),
+    (["--out", "{file}/a/b/wave"], "'{file}' is a file, not a folder"),
+    (["--bogus"], "unrecognized arguments: --bogus (see `tender --help`)"),
+])
+def test_argument_errors_are_one_line_before_any_model_is_loaded(tender_root, capsys, args, message):
+    file = tender_root / "file"
+    file.write_text("a file\n")
+    err = fails(["generate", CAPTION, *[a.format(file=file) for a in args]], capsys)
+    assert message.format(file=file) in err
+
+
+def test_entry_point_reports_one_line(tmp_path):
+    """The installed command's path (python -m tenderlib.cli): one line on stderr, exit code 2."""
+    run = subprocess.run([sys.executable, "-m", "tenderlib.cli", "generate", CAPTION, "--seconds", "inf"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.splitlines() == ["tender: error: argument --seconds: must be a finite number > 0, got 'inf' "
+                                       "(see `tender generate --help`)"]
+
+
+def test_outputs_that_cannot_be_written(trained_run, tender_root, capsys):
+    (tender_root / "wave.json").mkdir()  # a folder where a file is to be written
+    err = fails(["generate", CAPTION, "--out", str(tender_root / "wave"), "--steps", "2"], capsys)
+    assert f"Is a directory: {tender_root / 'wave.json'}" in err
+
+
+def _poison(run: Path) -> str:
+    """Put a NaN into the newest denoiser checkpoint's weights; returns the tensor's name."""
+    from safetensors.torch import load_file
+
+    ckpt = training.latest_checkpoint(run)
+    tensors = load_file(ckpt / "model.safetensors")
+    name = sorted(k for k, v in tensors.items() if v.is_floating_point())[0]
+    tensors[name].view(-1)[0] = float("nan")
+    rewrite_weights(ckpt, tensors)
+    return name
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("nan_weights", "holds non-finite values (NaN or inf) in 1 tensor(s): ['{tensor}']"),
+    ("edited_config", "model_config.json disagrees with the config stored in"),
+    ("timesteps", "num_train_timesteps must be an int in [2, 100000]"),
+    ("other_vae", "model.safetensors is not the VAE"),
+    ("truncated", "cannot read"),
+    ("pipeline_garbage", "pipeline.json is not valid JSON"),
+])
+def test_untrustworthy_model_is_a_one_line_error(trained_run, tender_root, capsys, damage, message):
+    tensor = ""
+    ckpt = training.latest_checkpoint(trained_run)
+    if damage == "nan_weights":
+        tensor = _poison(trained_run)
+    elif damage == "edited_config":
+        edit_config(ckpt, num_heads=1, beta_end=0.02)
+    elif damage == "timesteps":
+        edit_config(ckpt, in_weights=True, num_train_timesteps=10**12)
+    elif damage == "other_vae":
+        other = training.save_checkpoint(trained_run.parent / "vae-other", vae_runs.build(VAE_TINY, 7), 1,
+                                         config=VAE_TINY)
+        body = json.loads((trained_run / "pipeline.json").read_text())
+        body["vae_checkpoint"] = Path("..", other.parent.name, other.name).as_posix()
+        (trained_run / "pipeline.json").write_text(json.dumps(body))
+    elif damage == "truncated":
+        weights = ckpt / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    else:
+        (trained_run / "pipeline.json").write_text("{not json")
+    out = tender_root / "gen" / "wave"
+    err = fails(["generate", CAPTION, "--out", str(out), "--steps", "2"], capsys)
+    assert message.format(tensor=tensor) in err
+    assert not out.parent.exists()  # nothing written

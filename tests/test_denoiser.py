@@ -139,6 +139,11 @@ def test_latent_dataset_draws_captions_by_epoch():
     (dict(cond_drop_prob=1.0), "cond_drop_prob"),
     (dict(dim=30, num_heads=4), "dim"),
     (dict(beta_start=0.5, beta_end=0.1), "beta"),
+    (dict(guidance_scale=float("inf")), "guidance_scale must be >= 0 and finite"),
+    (dict(num_train_timesteps=10**12), r"num_train_timesteps must be an int in \[2, 100000\]"),
+    (dict(dim=2**20, num_heads=4), r"dim must be an int in \[1, 8192\]"),
+    (dict(num_layers=10**6), r"num_layers must be an int in \[1, 64\]"),
+    (dict(latent_tokens=True), "latent_tokens"),
 ])
 def test_bad_config(kwargs, name):
     with pytest.raises(ValueError, match=name):

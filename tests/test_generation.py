@@ -105,8 +105,11 @@ def test_batches_and_multimodality_groups(pipe):
     (dict(captions=CAPS, lengths=[5, 21, 5]), r"lengths must be in \[1, 20\]"),
     (dict(captions=CAPS, lengths=[5, 5]), "one length per caption"),
     (dict(captions=CAPS, guidance_scale=-1.0), "guidance_scale must be >= 0"),
+    (dict(captions=CAPS, guidance_scale=float("inf")), "guidance_scale must be >= 0 and finite"),
+    (dict(captions=CAPS, guidance_scale=float("nan")), "guidance_scale must be >= 0 and finite"),
     (dict(captions=CAPS, steps=0), "steps"),
     (dict(captions=CAPS, eta=-0.5), "eta"),
+    (dict(captions=CAPS, eta=float("inf")), "eta must be >= 0 and finite"),
     (dict(captions=CAPS, image_size=(0, 10)), "image_size"),
 ])
 def test_bad_input(pipe, kwargs, message):
@@ -142,6 +145,99 @@ def test_save_load_round_trip(pipe, encoder, tmp_path):
         generation.find_run(tmp_path, profile="default")
     with pytest.raises(FileNotFoundError, match="pipeline.json"):
         Tender.load(ckpts / "vae-x")
+
+
+@pytest.fixture
+def saved(pipe, tmp_path):
+    """The pipeline saved as notebook 03 saves it: (run folder, VAE checkpoint)."""
+    ckpts = tmp_path / "outputs" / "smoke" / "checkpoints"
+    vae_ckpt = training.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
+    run = ckpts / "tender-y"
+    training.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
+    pipe.save(run, vae_ckpt)
+    return run, vae_ckpt
+
+
+def edit_pipeline(run, **fields):
+    path = run / "pipeline.json"
+    body = {**json.loads(path.read_text()), **fields}
+    path.write_text(json.dumps({k: v for k, v in body.items() if v is not None}))
+
+
+def test_pipeline_refuses_another_vae(saved, encoder):
+    run, vae_ckpt = saved
+    body = json.loads((run / "pipeline.json").read_text())
+    assert body["version"] == 2 and body["vae_sha256"] == training.weights_hash(vae_ckpt)
+    # another VAE of the same latent size: pipeline.json edited to point at it ...
+    other = training.save_checkpoint(run.parent / "vae-z", vae_runs.build(VAE_TINY, 1), 10, config=VAE_TINY)
+    edit_pipeline(run, vae_checkpoint="../vae-z/step_00000010")
+    with pytest.raises(training.CheckpointMismatchError, match=r"vae-z/step_00000010/model.safetensors is not the "
+                                                               r"VAE .*tender-y/pipeline.json was saved with"):
+        Tender.load(run, text_encoder=encoder)
+    # ... or its weights copied over those of the VAE pipeline.json names
+    edit_pipeline(run, vae_checkpoint=body["vae_checkpoint"])
+    (vae_ckpt / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    with pytest.raises(training.CheckpointMismatchError, match="vae-x/step_00000010/model.safetensors is not the VAE"):
+        Tender.load(run, text_encoder=encoder)
+
+
+def test_version_1_pipeline_loads_with_a_warning(saved, encoder, caplog):
+    run, _ = saved
+    edit_pipeline(run, version=1, vae_sha256=None)  # as written before the hash was recorded
+    with caplog.at_level(logging.WARNING, logger="tenderlib"):
+        Tender.load(run, text_encoder=encoder)
+    assert any("records no hash of its VAE" in r.getMessage() for r in caplog.records)
+    edit_pipeline(run, version=2)  # a version 2 file must record it
+    with pytest.raises(training.CheckpointMismatchError, match=r"pipeline.json lacks \['vae_sha256'\]"):
+        Tender.load(run, text_encoder=encoder)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(lengths=None), r"pipeline.json lacks \['lengths'\]"),
+    (dict(version=3), "pipeline.json has version 3"),
+    (dict(format="other"), "pipeline.json is not a Tender pipeline file"),
+    (dict(vae_checkpoint=5), "vae_checkpoint must be a path"),
+    (dict(fps=float("inf")), "pipeline.json holds an unusable value: fps must be a finite number > 0"),
+    (dict(fps="fast"), "pipeline.json holds an unusable value"),
+    (dict(max_length=10**12), "pipeline.json holds an unusable value: lengths.max_length=1000000000000 exceeds"),
+    (dict(lengths=[]), "pipeline.json holds an unusable value: lengths must hold"),
+    (dict(guidance_scale=-1), "pipeline.json holds an unusable value: .*guidance_scale"),
+    (dict(guidance_scale=float("nan")), "pipeline.json holds an unusable value: .*guidance_scale"),
+])
+def test_bad_pipeline_json_is_refused_naming_it(saved, encoder, fields, message):
+    run, _ = saved
+    edit_pipeline(run, **fields)
+    with pytest.raises(training.CheckpointMismatchError, match=message):
+        Tender.load(run, text_encoder=encoder)
+
+
+def test_pipeline_json_that_is_not_json_is_refused(saved, encoder):
+    run, _ = saved
+    (run / "pipeline.json").write_bytes(b'{"format": "tender-pipeline", \xff')
+    with pytest.raises(training.CheckpointMismatchError, match="pipeline.json is not valid JSON"):
+        Tender.load(run, text_encoder=encoder)
+
+
+@pytest.mark.parametrize("fields, in_weights, message", [
+    (dict(beta_end=0.02), False, "model_config.json disagrees .*beta_end: weights 0.012, model_config.json 0.02"),
+    (dict(num_heads=1), False, "model_config.json disagrees .*num_heads: weights 2, model_config.json 1"),
+    (dict(num_train_timesteps=10**12), True, r"num_train_timesteps must be an int in \[2, 100000\]"),
+])
+def test_edited_denoiser_checkpoint_is_refused(saved, encoder, fields, in_weights, message):
+    from test_training import edit_config
+
+    run, _ = saved
+    edit_config(training.latest_checkpoint(run), in_weights=in_weights, **fields)
+    with pytest.raises(training.CheckpointMismatchError, match=message):
+        Tender.load(run, text_encoder=encoder)
+
+
+def test_write_outputs_refuses_non_finite_motions(pipe, tmp_path):
+    out = pipe.generate(CAPS[:1], lengths=[4], generator=torch.Generator().manual_seed(0), steps=2)
+    out.keypoints[0, 2, 5, 0] = np.nan
+    with pytest.raises(ValueError, match="motion 0 .* holds non-finite values"):
+        generation.write_outputs(out, 0, tmp_path / "gen" / "wave")
+    assert not (tmp_path / "gen").exists()  # nothing written
 
 
 def test_written_json_round_trips_through_our_mmpose_reader(pipe, tmp_path):

@@ -129,6 +129,10 @@ def test_config_rejects_bad_values():
         molip.MoLIPConfig(dim=30, heads=4)
     with pytest.raises(ValueError, match="temperature"):
         molip.MoLIPConfig(temperature=0.0)
+    with pytest.raises(ValueError, match=r"embed_dim must be an int in \[1, 8192\]"):
+        molip.MoLIPConfig(embed_dim=10**9)
+    with pytest.raises(ValueError, match=r"max_frames must be an int in \[1, 10000\]"):
+        molip.MoLIPConfig(max_frames=10**12)
 
 
 def test_training_loss_on_batch_and_gradients(encoder):

@@ -103,6 +103,7 @@ def test_ddpm_step_closed_form():
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(num_train_timesteps=1), "num_train_timesteps"),
+    (dict(num_train_timesteps=10**12), r"num_train_timesteps must be an int in \[2, 100000\]"),
     (dict(beta_start=0.02, beta_end=0.01), "beta_start"),
     (dict(beta_schedule="cosine"), "beta_schedule"),
 ])

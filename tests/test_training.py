@@ -7,7 +7,8 @@ import socket
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from tenderlib import training
 from tenderlib.dataset import MotionDataset
@@ -155,6 +156,112 @@ def test_mismatched_checkpoint_raises_naming_the_field(store, tmp_path):
     assert isinstance(CheckpointMismatchError("x"), ValueError)
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert after == files, "the refused runs overwrote nothing in the run folder"
+
+
+# --- a checkpoint is trusted only when it checks out -------------------------------------------
+
+
+def rewrite_weights(checkpoint, tensors=None, meta=None):
+    """Rewrite checkpoint/model.safetensors with changed tensors and/or metadata (None: keep)."""
+    path = checkpoint / "model.safetensors"
+    with safe_open(path, "pt") as f:
+        old_meta = f.metadata()
+    save_file(tensors if tensors is not None else load_file(path), path,
+              metadata=meta if meta is not None else old_meta)
+
+
+def edit_config(checkpoint, in_weights: bool = False, **fields):
+    """Change fields of model_config.json (the readable copy), and with in_weights also of the config
+    stored in the weights' metadata: an edit that keeps the two in agreement."""
+    path = checkpoint / "model_config.json"
+    record = json.loads(path.read_text())
+    record["config"].update(fields)
+    path.write_text(json.dumps(record))
+    if in_weights:
+        with safe_open(checkpoint / "model.safetensors", "pt") as f:
+            meta = f.metadata()
+        rewrite_weights(checkpoint, meta={**meta, "config": json.dumps(record["config"])})
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A checkpoint of the tiny PA-VAE, written without training."""
+    return training.save_checkpoint(tmp_path / "run", fresh_model(), 1, config=TINY)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(num_heads=4), "num_heads: weights 2, model_config.json 4"),
+    (dict(kl_weight=0.5, dropout=0.0),
+     "dropout: weights 0.1, model_config.json 0.0; kl_weight: weights 0.0001, model_config.json 0.5"),
+])
+def test_edited_model_config_is_refused(checkpoint, fields, message):
+    edit_config(checkpoint, **fields)
+    for load in (lambda: PAVAE.load(checkpoint), lambda: training.read_config(checkpoint, VAEConfig),
+                 lambda: training.load_weights(PAVAE(TINY), checkpoint, TINY)):
+        with pytest.raises(CheckpointMismatchError, match=r"model_config.json disagrees with the config stored in "
+                                                          r".*model.safetensors \(edited\?\): " + message):
+            load()
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(max_frames=10**9), r"max_frames must be an int in \[1, 10000\]"),
+    (dict(latent_tokens=10**6), r"latent_tokens must be an int in \[1, 1024\]"),
+    (dict(num_layers=10**4), r"num_layers must be an int in \[1, 64\]"),
+    (dict(num_parts="four"), "num_parts"),
+    (dict(unknown_field=1), "unknown_field"),
+])
+def test_implausible_config_is_refused_before_building(checkpoint, fields, message):
+    edit_config(checkpoint, in_weights=True, **fields)  # both copies agree: the values themselves are refused
+    with pytest.raises(CheckpointMismatchError, match=r"model.safetensors holds an unusable VAEConfig: .*" + message):
+        PAVAE.load(checkpoint)
+
+
+def test_checkpoint_without_config_in_its_weights_is_refused(checkpoint):
+    rewrite_weights(checkpoint, meta={"format": training.FORMAT, "version": "1", "step": "1"})
+    with pytest.raises(CheckpointMismatchError, match="model.safetensors stores no model config in its metadata"):
+        PAVAE.load(checkpoint)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "missing"])
+def test_unreadable_weights_are_refused_naming_the_file(checkpoint, damage):
+    path = checkpoint / "model.safetensors"
+    data = path.read_bytes()
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "garbage": b"\x07" * 64}[damage])
+    with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
+        PAVAE.load(checkpoint)
+    with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
+        training.load_weights(PAVAE(TINY), checkpoint)  # the weights alone, as when resuming
+    with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
+        training.checkpoint_step(checkpoint)
+
+
+def test_missing_tensor_is_refused(checkpoint):
+    tensors = load_file(checkpoint / "model.safetensors")
+    gone = sorted(tensors)[0]
+    del tensors[gone]
+    rewrite_weights(checkpoint, tensors)
+    with pytest.raises(CheckpointMismatchError, match=f"do not fit the model: missing \\['{gone}'\\]"):
+        PAVAE.load(checkpoint)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensor(checkpoint, value):
+    tensors = load_file(checkpoint / "model.safetensors")
+    name = sorted(k for k, v in tensors.items() if v.is_floating_point())[-1]
+    tensors[name].view(-1)[0] = value
+    rewrite_weights(checkpoint, tensors)
+    with pytest.raises(CheckpointMismatchError, match=rf"model.safetensors holds non-finite values .* \['{name}'\]"):
+        PAVAE.load(checkpoint)
+
+
+def test_weights_hash_names_the_exact_file(checkpoint, tmp_path):
+    other = training.save_checkpoint(tmp_path / "other", PAVAE(TINY), 1, config=TINY)  # other initial weights
+    digest = training.weights_hash(checkpoint)
+    assert len(digest) == 64 and training.weights_hash(checkpoint) == digest
+    assert training.weights_hash(other) != digest
 
 
 def test_training_reduces_the_loss(store, tmp_path):

@@ -339,7 +339,10 @@ def test_clip_longer_than_positional_table_raises():
                                        (dict(spatial_tokens="joint"), "spatial_tokens"),
                                        (dict(num_parts=4, spatial_layers=0), "spatial_layers"),
                                        (dict(latent_dim=30, num_heads=4), "latent_dim"),
-                                       (dict(recon_loss="huber"), "recon_loss"), (dict(kl_weight=-1.0), "kl_weight")])
+                                       (dict(recon_loss="huber"), "recon_loss"), (dict(kl_weight=-1.0), "kl_weight"),
+                                       (dict(max_frames=10**9), r"max_frames must be an int in \[1, 10000\]"),
+                                       (dict(ff_dim=10**7), r"ff_dim must be an int in \[1, 8192\]"),
+                                       (dict(spatial_layers=1000), r"spatial_layers must be an int in \[1, 64\]")])
 def test_bad_config_raises(bad, word):
     with pytest.raises(ValueError, match=word):
         VAEConfig(**bad)
