@@ -19,6 +19,7 @@ import argparse
 import logging
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 MAX_GIF_SIZE = 1024  # `data show --size`: pixels of one cell (a grid is up to 4 cells wide)
@@ -113,6 +114,8 @@ def _info(args) -> int:
     from tenderlib import datastats
 
     store = _open(args.store)
+    if len(store) == 0:
+        raise ValueError(f"store {args.store} holds no clip (its build_report.md says why)")
     print(datastats.source_table(store).to_string(index=False))
     print()
     print(datastats.quality_report(store).per_source.round(3).to_string(index=False))
@@ -157,6 +160,12 @@ def _import(args) -> int:
     for report in reports:
         print(report.summary())
     print(f"{store.path}\n{len(store)} clips, {store.manifest['num_frames']} frames")
+    if len(store) == 0:
+        inputs = sum(r.num_inputs for r in reports)
+        top = sum((r.reasons() for r in reports), Counter()).most_common(3)
+        why = ", ".join(f"{kind} ({n})" for kind, n in top) or "no input found"
+        raise ValueError(f"nothing was stored: {inputs} input(s) under {args.root}, all rejected; most common "
+                         f"reasons: {why} (every rejection: {store.path / readers.report.REPORT_MD})")
     return 0
 
 

@@ -68,6 +68,17 @@ def test_import_bvh_folder_with_report(tmp_path, capsys):
     assert "'rejected': 2" in text and (out / "build_report.md").is_file()
 
 
+def test_an_import_that_stores_nothing_fails_with_the_reasons(tmp_path, capsys):
+    from test_readers_mocap import _folder
+
+    root = _folder(tmp_path, [("a", "HIERARCHY\nROOT Hips\n{\n", "a broken file\n"),
+                              ("b", "not a bvh at all\n", "another\n")])
+    out = tmp_path / "store"
+    err = fails(["data", "import", "bvh", str(root), "--out", str(out)], capsys)
+    assert "nothing was stored: 2 input(s)" in err and "bvh-motion (2)" in err and "build_report.md" in err
+    assert (out / "build_report.md").is_file()  # the report is kept to read
+
+
 @pytest.mark.parametrize("argv, message", [
     (["show", "{three}", "--index", "3"], "--index 3 out of range: store {three} holds 3 clip(s), indices 0 to 2"),
     (["show", "{three}", "--index", "0", "-4", "7"], "--index -4 7 out of range"),
@@ -82,6 +93,7 @@ def test_import_bvh_folder_with_report(tmp_path, capsys):
     (["import", "bvh", "{three}", "--out", ""], "argument --out: must be a path ending in a name"),
     (["import", "bvh", "{three}", "--out", "{three}"], "--out {three} already exists; pass --overwrite to replace"),
     (["info", "{file}"], "not a folder"),
+    (["info", "{empty}"], "store {empty} holds no clip (its build_report.md says why)"),
 ])
 def test_data_user_errors_are_one_line(stores, tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)  # where the default --out would be written
