@@ -105,13 +105,13 @@ def _build(args) -> int:
 
 
 def _open(path: str):
-    from tenderlib.store import Store
+    from tenderlib.data.store import Store
 
     return Store(Path(path))
 
 
 def _info(args) -> int:
-    from tenderlib import datastats
+    from tenderlib.data import datastats
 
     store = _open(args.store)
     if len(store) == 0:

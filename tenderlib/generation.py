@@ -19,17 +19,17 @@ Lengths: given per caption, or drawn from `LengthSampler`, the empirical distrib
 training clips' lengths (as cropped for the VAE: at most `max_length` frames). A length must be
 in [1, max_length]: the longest the models were trained on.
 
-Pixels. The models work in per-clip normalised units (tenderlib.normalize: root at the origin
+Pixels. The models work in per-clip normalised units (tenderlib.data.normalize: root at the origin
 at the first frame, person about 2 units tall). A generated motion has no source frame, so it is
 placed in an image of `image_size` (W, H) (default 512 x 512): pixels = features * 0.4 *
 min(W, H) + (W / 2, H / 2), i.e. the root of the first frame at the image centre and the person
 about 80% of the shorter side. Confidence is the decoded channel clamped at 0 (CAG), or 1 for a
 VAE without CAG.
 
-Bad input: an empty caption list, a caption that is empty (tenderlib.text), a length of 0 or
+Bad input: an empty caption list, a caption that is empty (tenderlib.models.text), a length of 0 or
 beyond max_length, a guidance scale below 0 or not finite, steps outside [1, 1000], eta below 0
 or not finite raise ValueError naming the parameter; captions longer than the text encoder's
-context are truncated with one warning (tenderlib.text). `write_outputs` refuses a motion with a
+context are truncated with one warning (tenderlib.models.text). `write_outputs` refuses a motion with a
 non-finite value (strict JSON has no NaN) before writing anything.
 
 Saving. pipeline.json (version 2) records the VAE checkpoint (path relative to the run folder) and
@@ -55,10 +55,10 @@ import numpy as np
 import torch
 
 from tenderlib.checks import check_positive
-from tenderlib.denoiser import Denoiser
-from tenderlib.motion import Motion
+from tenderlib.models.denoiser import Denoiser
+from tenderlib.data.motion import Motion
 from tenderlib.training import MODEL_FILE, CheckpointMismatchError, weights_hash
-from tenderlib.vae import PAVAE, frame_mask
+from tenderlib.models.vae import PAVAE, frame_mask
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ class Tender:
     def load(cls, run_dir, device: str | torch.device = "cpu", text_encoder=None) -> "Tender":
         """The pipeline saved in a denoiser run folder (pipeline.json + its newest checkpoint), checked
         (module docstring, Saving)."""
-        from tenderlib import denoiser as dn
+        from tenderlib.models import denoiser as dn
         from tenderlib import training
 
         run_dir = Path(run_dir)
@@ -394,7 +394,7 @@ class TenderExperimentConfig:
     mm_repeats: int = 5  # ... generated this many times each
     num_examples: int = 3  # captions in the figure of generated motions
     torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
-    # the VAE (tenderlib.vae.VAEConfig / TrainConfig of notebook 02)
+    # the VAE (tenderlib.models.vae.VAEConfig / TrainConfig of notebook 02)
     vae_num_parts: int = 4
     vae_spatial_layers: int = 2
     vae_spatial_dim: int = 16
@@ -410,7 +410,7 @@ class TenderExperimentConfig:
     vae_batch_size: int = 16
     vae_lr: float = 1e-3
     vae_warmup_steps: int = 50
-    # MoLIP (tenderlib.molip.MoLIPConfig / TrainConfig of notebook 04)
+    # MoLIP (tenderlib.models.molip.MoLIPConfig / TrainConfig of notebook 04)
     molip_max_frames: int = 64
     molip_frame_stride: int = 2
     molip_dim: int = 128
@@ -428,7 +428,7 @@ class TenderExperimentConfig:
     molip_warmup_steps: int = 100
 
     def __post_init__(self):
-        from tenderlib.denoiser import CONDITIONINGS
+        from tenderlib.models.denoiser import CONDITIONINGS
 
         if self.subset not in ("D1", "D2", "D3"):
             raise ValueError(f"subset must be one of ('D1', 'D2', 'D3'), got {self.subset!r}")
@@ -460,7 +460,7 @@ class TenderExperimentConfig:
             raise ValueError(f"eta must be >= 0, got {self.eta!r}")
 
     def vae_config(self):
-        from tenderlib.vae import VAEConfig
+        from tenderlib.models.vae import VAEConfig
 
         return VAEConfig(num_parts=self.vae_num_parts, spatial_layers=self.vae_spatial_layers,
                          spatial_dim=self.vae_spatial_dim, latent_tokens=self.vae_latent_tokens,
@@ -477,7 +477,7 @@ class TenderExperimentConfig:
                            log_every=max(1, self.vae_steps // 8), checkpoint_every=self.vae_steps)
 
     def molip_config(self):
-        from tenderlib.molip import MoLIPConfig
+        from tenderlib.models.molip import MoLIPConfig
 
         return MoLIPConfig(max_frames=self.molip_max_frames, frame_stride=self.molip_frame_stride, dim=self.molip_dim,
                            motion_layers=self.molip_motion_layers, ff_dim=self.molip_ff_dim,
@@ -510,8 +510,8 @@ class TenderRun:
 def latent_dataset(vae_run, store, selection, seed: int = 0):
     """The training latents of `selection` (VAE posterior means of centre crops, encoded once per VAE
     run: vae_runs.training_latents) with every caption of each clip -> (LatentDataset, LatentKey)."""
-    from tenderlib import vae_runs
-    from tenderlib.denoiser import LatentDataset, LatentKey
+    from tenderlib.experiments import vae_runs
+    from tenderlib.models.denoiser import LatentDataset, LatentKey
 
     indices, (mu, lengths) = vae_runs.training_latents(vae_run, store, selection)
     if indices.size == 0:
@@ -529,7 +529,7 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     publishes its main model only, not the table runs."""
     import time
 
-    from tenderlib import denoiser as dn
+    from tenderlib.models import denoiser as dn
     from tenderlib import training
 
     t0 = time.perf_counter()
@@ -557,7 +557,7 @@ def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: 
           seed: int = 0, batch_size: int = 64):
     """Generate for the test clips `indices` (their first caption and length) and score with MoLIP
     against `reference` (tenderlib.evaluation.real_reference); MultiModality from the first
-    mm_texts captions generated mm_repeats times. Returns a tenderlib.metrics.EvalResult."""
+    mm_texts captions generated mm_repeats times. Returns a tenderlib.evaluation.metrics.EvalResult."""
     from tenderlib import evaluation
 
     captions, lengths = prompts_for(store, indices, pipe.max_length)
@@ -577,17 +577,17 @@ def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: 
 class Scores:
     """What `score` returns: the MoLIP metrics and how much the generations move."""
 
-    result: Any  # tenderlib.metrics.EvalResult
-    movement: dict  # tenderlib.movement.generation_movement rows: 'generated', 'real', 'ratio'
+    result: Any  # tenderlib.evaluation.metrics.EvalResult
+    movement: dict  # tenderlib.evaluation.movement.generation_movement rows: 'generated', 'real', 'ratio'
 
 
 def generated_movement(gen: Generation, mm: Generation, store, indices, max_length: int) -> dict:
-    """tenderlib.movement.generation_movement of the motions generated for the test clips `indices`
+    """tenderlib.evaluation.movement.generation_movement of the motions generated for the test clips `indices`
     (gen: one per clip, its first caption) against those clips, centre-cropped to max_length as
     the VAE sees them; the spread of one caption's samples is read from `mm` (several generations
     of each caption) against the spread of test clips sharing a first caption."""
-    from tenderlib import movement
-    from tenderlib.dataset import MotionDataset, collate
+    from tenderlib.evaluation import movement
+    from tenderlib.data.dataset import MotionDataset, collate
 
     real_ds = MotionDataset(store, indices, max_frames=max_length, crop="center", caption="first")
     real = collate([real_ds[k] for k in range(len(real_ds))])
@@ -600,7 +600,7 @@ def generated_movement(gen: Generation, mm: Generation, store, indices, max_leng
 def result_row(scores: Scores) -> dict[str, float]:
     """Scores as paper.table2's columns (+ '<metric>_conf'), MultiModality included, and the movement
     ratios against the real clips of the same captions: '<part>_disp', '<part>_std', '<part>_spread'
-    for body, face and hand (tenderlib.movement)."""
+    for body, face and hand (tenderlib.evaluation.movement)."""
     from tenderlib import evaluation
 
     result = scores.result
@@ -628,16 +628,16 @@ class TableRun:
 
     profile: str
     data: Any  # tenderlib.synthetic.SyntheticConfig: the store
-    vae: Any  # tenderlib.vae.VAEConfig
+    vae: Any  # tenderlib.models.vae.VAEConfig
     vae_train: Any  # its TrainConfig
-    molip: Any  # tenderlib.molip.MoLIPConfig
+    molip: Any  # tenderlib.models.molip.MoLIPConfig
     molip_train: Any  # its TrainConfig
-    vae_selection: Any  # tenderlib.store.Selection the VAE and MoLIP trained on
+    vae_selection: Any  # tenderlib.data.store.Selection the VAE and MoLIP trained on
     test_selection: Any  # the clips generated for and scored
-    denoiser: Any  # tenderlib.denoiser.DenoiserConfig
+    denoiser: Any  # tenderlib.models.denoiser.DenoiserConfig
     train: Any  # the denoiser's TrainConfig
     selection: Any  # the denoiser's training clips
-    metrics: Any  # tenderlib.metrics.MetricsConfig
+    metrics: Any  # tenderlib.evaluation.metrics.MetricsConfig
     steps: int = 50
     eta: float = 0.0
     mm_texts: int = 8
@@ -651,7 +651,9 @@ SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scor
 @functools.lru_cache(maxsize=4)
 def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection):
     """(store, VAE run, MoLIP) loaded once per process for the rows that share them."""
-    from tenderlib import molip, synthetic, vae_runs
+    from tenderlib import synthetic
+    from tenderlib.experiments import vae_runs
+    from tenderlib.models import molip
 
     store = synthetic.get_store(data)
     vae_run = vae_runs.load_or_train(vae_cfg, vae_train, store, selection, profile)
@@ -664,7 +666,7 @@ def table_row(run: TableRun) -> dict:
     'run_dir', **result_row}. The scores are kept in the denoiser's run folder (scores/<hash>.json,
     keyed by everything that makes them), so a second call reads them instead of generating."""
     from tenderlib import evaluation, params
-    from tenderlib.layers import count_parameters
+    from tenderlib.models.layers import count_parameters
 
     store, vae_run, evaluator = _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train,
                                         run.vae_selection)

@@ -1,7 +1,7 @@
 """Independent runs side by side: one process per job, each on one CPU thread.
 
     rows = parallel.map_runs(fn, tasks, jobs=2)   # [fn(task) for task in tasks], in task order
-    parallel.train_ahead([ModelSpec("tenderlib.vae_runs", cfg, train_cfg, data, sel, profile), ...], jobs=2)
+    parallel.train_ahead([ModelSpec("tenderlib.experiments.vae_runs", cfg, train_cfg, data, sel, profile), ...], jobs=2)
         # trains the runs a notebook loop is about to load (jobs=1: nothing, the loop trains them)
 
 A notebook's table is made of runs that do not depend on each other (a denoiser per data share, a
@@ -89,7 +89,7 @@ class ModelSpec:
     """A model run by config: `<module>.load_or_train(config, train_config, store, selection, profile)`,
     the store being the synthetic dataset of `data` (tenderlib.synthetic.SyntheticConfig)."""
 
-    module: str  # "tenderlib.vae_runs" or "tenderlib.molip"
+    module: str  # "tenderlib.experiments.vae_runs" or "tenderlib.models.molip"
     config: Any
     train_config: Any
     data: Any

@@ -5,7 +5,7 @@ cell -> tenderlib dataclasses (unknown names rejected; papermill itself only war
 JSON beside every checkpoint. A notebook's first three code cells are:
 
     from tenderlib import params                      # cell 1
-    from tenderlib.vae import VAEConfig
+    from tenderlib.models.vae import VAEConfig
     _before = params.snapshot(globals())
 
     profile = "smoke"   # outputs/<profile>/ ...      # cell 2, tagged `parameters`: flat,

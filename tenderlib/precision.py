@@ -10,7 +10,7 @@ AVX2 only, bf16 is emulated and 6-8x slower than fp32, so "auto" stays in fp32. 
 what torch's kernels may use, so a process that caps them (`ATEN_CPU_CAPABILITY=avx2`,
 `ONEDNN_MAX_CPU_ISA=AVX2`, the way to emulate an AVX2 machine on a newer one) gets fp32 too.
 
-Attention stays in fp32 under CPU autocast (tenderlib.layers.attention): torch's CPU
+Attention stays in fp32 under CPU autocast (tenderlib.models.layers.attention): torch's CPU
 flash-attention backward in bf16 is an order of magnitude slower than in fp32, and the attention
 softmax is where bf16 costs accuracy. Matmuls of the linear layers and the feed-forward blocks,
 where the time goes, run in bf16; the residual stream and the optimiser state stay fp32.

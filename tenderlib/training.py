@@ -34,7 +34,7 @@
 
 The model's objective: `loss_fn(model, batch)` (default `model.training_loss(batch)`) returns a
 scalar tensor, or a dataclass whose field `loss` is minimised and whose other 0-dim tensor
-fields are logged (e.g. tenderlib.vae.VAELosses).
+fields are logged (e.g. tenderlib.models.vae.VAELosses).
 """
 from __future__ import annotations
 
@@ -536,15 +536,15 @@ def train(model: nn.Module, dataset, cfg: TrainConfig, run_dir: str | os.PathLik
           config=None, loss_fn: Callable | None = None, collate_fn: Callable | None = None) -> TrainResult:
     """Train `model` on `dataset` for cfg.max_steps steps, resuming from run_dir's newest checkpoint.
 
-    dataset: a map-style dataset (e.g. tenderlib.dataset.MotionDataset); collate_fn defaults to
-        tenderlib.dataset.collate. config: the model's config, saved with every checkpoint and
+    dataset: a map-style dataset (e.g. tenderlib.data.dataset.MotionDataset); collate_fn defaults to
+        tenderlib.data.dataset.collate. config: the model's config, saved with every checkpoint and
         checked on resume. loss_fn(model, batch): default model.training_loss(batch).
     Seed the model's initial weights yourself (seed_everything) before building it.
     """
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to train on")
     if collate_fn is None:
-        from tenderlib.dataset import collate as collate_fn
+        from tenderlib.data.dataset import collate as collate_fn
     loss_fn = loss_fn or _default_loss
     t0 = time.perf_counter()
     ctx = _setup(cfg)
@@ -660,7 +660,7 @@ class DataKey:
     """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
 
     store: str  # the store's folder name, e.g. synthetic-<hash>
-    selection: Any  # which clips of it (a tenderlib.store.Selection)
+    selection: Any  # which clips of it (a tenderlib.data.store.Selection)
 
 
 def weight_identity(cfg: TrainConfig) -> TrainConfig:

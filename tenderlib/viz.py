@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from tenderlib import skeleton as sk
-from tenderlib.motion import Motion
+from tenderlib.data import skeleton as sk
+from tenderlib.data.motion import Motion
 
 logger = logging.getLogger(__name__)
 

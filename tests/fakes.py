@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tenderlib.text import TextEncoder, TextEncoderConfig
+from tenderlib.models.text import TextEncoder, TextEncoderConfig
 
 
 class WordEncoder(TextEncoder):

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tenderlib.camera import (
+from tenderlib.synthetic.camera import (
     FRAMING_INDICES, Camera, CameraConfig, directions_to_camera, film, look_rotation, project, project_camera_points,
     sample_camera, to_camera,
 )
-from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS, t_pose
+from tenderlib.data.skeleton import KEYPOINT_INDEX, REGIONS, t_pose
 
 STATURE = 1.7
 SEEDS = range(40)

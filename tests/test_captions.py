@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from tenderlib import captions as C
-from tenderlib.program import (ACTION_GESTURE, ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, BodySegment, Program)
+from tenderlib.synthetic import captions as C
+from tenderlib.synthetic.program import (ACTION_GESTURE, ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, BodySegment, Program)
 
 # ----------------------------------------------------------------------------- random programs
 

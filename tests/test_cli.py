@@ -22,7 +22,7 @@ def fails(argv, capsys) -> str:
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     """(a store of 3 clips, an empty store, a plain file)."""
-    from tenderlib.store import build_store
+    from tenderlib.data.store import build_store
     from test_training import motion
 
     root = tmp_path_factory.mktemp("cli")

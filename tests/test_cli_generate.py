@@ -14,7 +14,9 @@ import torch
 
 from fakes import WordEncoder
 from test_cli import fails
-from tenderlib import cli, denoiser, generation, training, vae, vae_runs
+from tenderlib import cli, generation, training
+from tenderlib.experiments import vae_runs
+from tenderlib.models import denoiser, vae
 from tenderlib.readers import MMPoseConfig, read_mmpose
 
 from test_generation import DEN_TINY, VAE_TINY  # noqa: E402

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from tenderlib.dataset import Batch, MotionDataset, collate, to_pixels
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS
-from tenderlib.normalize import NormStats, denormalize, denormalize_batch, normalize
-from tenderlib.store import build_store
+from tenderlib.data.dataset import Batch, MotionDataset, collate, to_pixels
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.skeleton import KEYPOINT_INDEX, REGIONS
+from tenderlib.data.normalize import NormStats, denormalize, denormalize_batch, normalize
+from tenderlib.data.store import build_store
 
 FACE = np.arange(NUM_KEYPOINTS)[REGIONS["face"]]  # 23-90
 HANDS = np.arange(REGIONS["left_hand"].start, REGIONS["right_hand"].stop)  # 91-132

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from fakes import WordEncoder
-from tenderlib import denoiser, training
-from tenderlib.denoiser import (CONDITIONINGS, DenoiserConfig, LatentDataset, cat_text, collate_latents,
+from tenderlib import training
+from tenderlib.models import denoiser
+from tenderlib.models.denoiser import (CONDITIONINGS, DenoiserConfig, LatentDataset, cat_text, collate_latents,
                                 select_text)
 
 TINY = DenoiserConfig(latent_tokens=2, latent_dim=8, dim=16, num_layers=3, num_heads=2, ff_dim=32, dropout=0.0)

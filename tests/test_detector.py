@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from tenderlib.camera import Camera, directions_to_camera, look_rotation, project_camera_points, to_camera
-from tenderlib.detector import DetectorConfig, RegionNoise, detect
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS, t_pose
+from tenderlib.synthetic.camera import Camera, directions_to_camera, look_rotation, project_camera_points, to_camera
+from tenderlib.synthetic.detector import DetectorConfig, RegionNoise, detect
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS, t_pose
 
 STATURE = 1.7
 T = 100

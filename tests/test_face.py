@@ -1,8 +1,8 @@
-"""Tests of tenderlib.face: the 68-point template, expression channels and their time courses."""
+"""Tests of tenderlib.synthetic.face: the 68-point template, expression channels and their time courses."""
 import numpy as np
 import pytest
 
-from tenderlib import face
+from tenderlib.synthetic import face
 
 # Horizontal-flip permutation of the 133 COCO-WholeBody keypoints, transcribed from
 # reference/coco_wholebody.md section 3 (position i holds the index that moves to i).

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from tenderlib import actions, face, figure, hand
-from tenderlib.program import ACTIONS, BodySegment, Program
+from tenderlib.synthetic import actions, face, figure, hand
+from tenderlib.synthetic.program import ACTIONS, BodySegment, Program
 
 SHAPE = figure.BodyShape()
 BONES = [(5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16), (5, 6), (11, 12),
@@ -122,6 +122,6 @@ def test_bad_program_names_raise():
 
 
 def test_program_vocabularies_are_known_to_the_face_and_hand_models():
-    from tenderlib import program
+    from tenderlib.synthetic import program
     assert set(program.GESTURES) <= set(hand.GESTURES)
     assert set(program.EXPRESSIONS) <= set(face.EXPRESSIONS)

@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from fakes import WordEncoder
-from tenderlib import denoiser, generation, training, vae, vae_runs
-from tenderlib.denoiser import DenoiserConfig
+from tenderlib import generation, training
+from tenderlib.experiments import vae_runs
+from tenderlib.models import denoiser, vae
+from tenderlib.models.denoiser import DenoiserConfig
 from tenderlib.generation import LengthSampler, Tender
 from tenderlib.readers import MMPoseConfig, read_mmpose
-from tenderlib.skeleton import NUM_KEYPOINTS
+from tenderlib.data.skeleton import NUM_KEYPOINTS
 
 
 VAE_TINY = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, latent_dim=8, num_layers=1, num_heads=2,
@@ -266,7 +268,7 @@ def test_length_sampler():
 
 def test_long_caption_truncated_with_one_warning(pipe, caplog):
     """The real MiniLM encoder (offline): captions beyond its 256-token context warn once."""
-    from tenderlib.text import TextEncoderConfig, load_text_encoder
+    from tenderlib.models.text import TextEncoderConfig, load_text_encoder
 
     enc = load_text_encoder(TextEncoderConfig(memory_cache_size=0))
     d = denoiser.build(DenoiserConfig.for_vae(VAE_TINY, dim=16, num_layers=1, num_heads=2, ff_dim=16), 0, enc)
@@ -284,8 +286,8 @@ def test_long_caption_truncated_with_one_warning(pipe, caplog):
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
-    from tenderlib.motion import Motion
-    from tenderlib.store import build_store
+    from tenderlib.data.motion import Motion
+    from tenderlib.data.store import build_store
 
     rng = np.random.default_rng(0)
     clips = []
@@ -299,8 +301,9 @@ def tiny_store(tmp_path_factory):
 
 
 def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encoder):
-    from tenderlib import metrics, molip
-    from tenderlib.store import Selection
+    from tenderlib.evaluation import metrics
+    from tenderlib.models import molip
+    from tenderlib.data.store import Selection
 
     (tender_root / "pyproject.toml").write_text("")
     sel = Selection(split="all")
@@ -341,7 +344,7 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
 
 
 def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_store, tender_root, monkeypatch):
-    from tenderlib.store import Selection
+    from tenderlib.data.store import Selection
 
     (tender_root / "pyproject.toml").write_text("")
     full = Selection(split="all")
@@ -381,9 +384,11 @@ def test_experiment_config_bad_input(kwargs, name):
 
 
 def test_motion_sanity_scores_each_corruption_against_the_real_reference(tiny_store, encoder):
-    from tenderlib import evaluation, metrics, molip
-    from tenderlib.dataset import collate
-    from tenderlib.movement import corrupt
+    from tenderlib import evaluation
+    from tenderlib.evaluation import metrics
+    from tenderlib.models import molip
+    from tenderlib.data.dataset import collate
+    from tenderlib.evaluation.movement import corrupt
 
     model = molip.build(molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2,
                                           ff_dim=16, embed_dim=8), 0, encoder).eval()

@@ -1,8 +1,8 @@
-"""Tests of tenderlib.hand: finger forward kinematics, joint limits and gestures."""
+"""Tests of tenderlib.synthetic.hand: finger forward kinematics, joint limits and gestures."""
 import numpy as np
 import pytest
 
-from tenderlib import hand
+from tenderlib.synthetic import hand
 
 L = 0.19                                     # hand length, metres
 CHAINS = [[0] + list(range(1 + 4 * f, 5 + 4 * f)) for f in range(5)]   # wrist -> tip, per finger

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from tenderlib import metrics as M
-from tenderlib.metrics import GaussianStats, Interval, MetricsConfig
+from tenderlib.evaluation import metrics as M
+from tenderlib.evaluation.metrics import GaussianStats, Interval, MetricsConfig
 
 # --- the reference, written out slowly ------------------------------------------------------
 
@@ -194,7 +194,7 @@ def test_fid_retries_with_eps_offset_when_not_finite(monkeypatch, caplog):
 
     monkeypatch.setattr(M, "_frechet", flaky)
     stats = GaussianStats(np.zeros(3), np.eye(3), 5)
-    with caplog.at_level(logging.WARNING, logger="tenderlib.metrics"):
+    with caplog.at_level(logging.WARNING, logger="tenderlib.evaluation.metrics"):
         value = M.frechet_distance(stats, stats, eps=1e-6)
     assert value == pytest.approx(0, abs=1e-12) and "retrying" in caplog.text
     np.testing.assert_allclose(calls[1], 1 + 1e-6)  # second try: cov + eps * I
@@ -225,7 +225,7 @@ def test_diversity_hand_computed():
 
 
 def test_diversity_with_fewer_samples_than_pairs_says_so(caplog):
-    with caplog.at_level(logging.WARNING, logger="tenderlib.metrics"):
+    with caplog.at_level(logging.WARNING, logger="tenderlib.evaluation.metrics"):
         value = M.diversity(np.eye(50), np.random.default_rng(0), pairs=300)
     assert "only 50 available, using 50 pairs instead of 300" in caplog.text
     assert 0 < value <= np.sqrt(2)
@@ -274,7 +274,7 @@ def test_deterministic_for_a_seed_and_replications_are_prefix_stable():
 
 def test_one_set_rescored_r_times(caplog):
     text, motion, real = _data()
-    with caplog.at_level(logging.WARNING, logger="tenderlib.metrics"):
+    with caplog.at_level(logging.WARNING, logger="tenderlib.evaluation.metrics"):
         res = M.evaluate(text, motion, real, config=MetricsConfig(replications=6))  # 96 samples < 300 pairs
     assert caplog.text.count("using 96 pairs instead of 300") == 1  # said once, not per replication
     assert res.replications == 6 and res.multimodality is None and "MModality" not in res.row()

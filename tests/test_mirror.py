@@ -1,14 +1,14 @@
-"""tenderlib.mirror (caption side swap) and MotionDataset's mirror augmentation."""
+"""tenderlib.data.mirror (caption side swap) and MotionDataset's mirror augmentation."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tenderlib.dataset import MotionDataset, to_pixels, collate
-from tenderlib.mirror import mirror_caption, swap_sides
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.skeleton import KEYPOINT_INDEX, flip_keypoints
-from tenderlib.store import build_store
+from tenderlib.data.dataset import MotionDataset, to_pixels, collate
+from tenderlib.data.mirror import mirror_caption, swap_sides
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.skeleton import KEYPOINT_INDEX, flip_keypoints
+from tenderlib.data.store import build_store
 
 L_WRIST, R_WRIST = KEYPOINT_INDEX["left_wrist"], KEYPOINT_INDEX["right_wrist"]
 CAPTIONS = ["A man waves his left hand.", "a person claps", "Right hand up, then the LEFT"]

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from fakes import WordEncoder
-from tenderlib import molip, training
-from tenderlib.dataset import Batch
-from tenderlib.skeleton import NUM_KEYPOINTS
+from tenderlib import training
+from tenderlib.models import molip
+from tenderlib.data.dataset import Batch
+from tenderlib.data.skeleton import NUM_KEYPOINTS
 
 TINY = molip.MoLIPConfig(max_frames=16, frame_stride=2, dim=32, motion_layers=1, text_layers=2, heads=2,
                          ff_dim=64, embed_dim=16, dropout=0.0)
@@ -155,7 +156,7 @@ def test_training_loss_on_batch_and_gradients(encoder):
 
 def test_load_or_train_by_config_and_mismatch(encoder, tmp_path, monkeypatch):
     from tenderlib import synthetic
-    from tenderlib.store import Selection
+    from tenderlib.data.store import Selection
 
     store = synthetic.get_store(synthetic.SyntheticConfig())  # the cached smoke store
     monkeypatch.setenv("TENDER_ROOT", str(tmp_path))
@@ -177,7 +178,7 @@ def test_load_or_train_by_config_and_mismatch(encoder, tmp_path, monkeypatch):
 
 
 def test_paper_tables_agree_with_each_other():
-    from tenderlib import paper
+    from tenderlib.experiments import paper
 
     t4, t10, real = paper.table4(), paper.table10(), paper.real_motions()
     assert t4["data_frac"].tolist() == t10["data_frac"].tolist() == [0.2, 0.5, 0.8, 1.0]
@@ -189,7 +190,8 @@ def test_paper_tables_agree_with_each_other():
 
 
 def test_metric_row_and_with_confidence():
-    from tenderlib import evaluation, metrics
+    from tenderlib import evaluation
+    from tenderlib.evaluation import metrics
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 8))
@@ -206,7 +208,8 @@ def test_metric_row_and_with_confidence():
 
 
 def test_score_generated_pairs_captions_with_motions(encoder):
-    from tenderlib import evaluation, metrics
+    from tenderlib import evaluation
+    from tenderlib.evaluation import metrics
 
     torch.manual_seed(0)
     model = molip.MoLIP(TINY, encoder).eval()
@@ -240,7 +243,7 @@ def test_side_loss_is_two_way_cross_entropy(encoder):
 
 def test_flip_keypoints_mirrors_feature_tensors():
     """The clip mirrored for MoLIP's hard negatives: skeleton.flip_keypoints on a torch tensor."""
-    from tenderlib.skeleton import flip_keypoints
+    from tenderlib.data.skeleton import flip_keypoints
 
     f = torch.randn(2, 5, 133, 3)
     m = flip_keypoints(f, None)
@@ -255,9 +258,9 @@ def test_flip_keypoints_mirrors_feature_tensors():
 def test_side_loss_adds_the_mirrored_clip_as_a_negative():
     """side_loss = softplus(s (t_mirror . m - t . m)) + softplus(s (t . m_mirror - t . m)), over the
     rows whose caption names a side, each term a mean over those rows."""
-    from tenderlib.mirror import swap_sides
-    from tenderlib.molip import MAX_LOGIT_SCALE
-    from tenderlib.skeleton import flip_keypoints
+    from tenderlib.data.mirror import swap_sides
+    from tenderlib.models.molip import MAX_LOGIT_SCALE
+    from tenderlib.data.skeleton import flip_keypoints
 
     torch.manual_seed(0)
     model = molip.MoLIP(TINY, text_encoder=WordEncoder()).eval()
@@ -281,8 +284,8 @@ def test_side_loss_adds_the_mirrored_clip_as_a_negative():
 def test_side_dims_make_both_towers_mirror_equivariant(encoder):
     """With side_dims = k the mirror image of a clip or caption has the same embedding with its
     last k signs flipped, and a caption naming no side has zeros there."""
-    from tenderlib.mirror import mirror_caption
-    from tenderlib.skeleton import flip_keypoints
+    from tenderlib.data.mirror import mirror_caption
+    from tenderlib.data.skeleton import flip_keypoints
 
     cfg = molip.MoLIPConfig(**{**TINY.__dict__, "side_dims": 4})
     torch.manual_seed(0)
@@ -308,8 +311,8 @@ def test_temporal_loss_is_a_margin_plus_an_uninformative_term():
     """temporal_loss = mean softplus(s (t . m_neg - t . m)) + (mean over the corrupted clips of the
     cross-entropy of uniform against softmax_j(s m_neg . t_j)) - log B, over the first
     ceil(share * B) clips, the corruption kinds in turn."""
-    from tenderlib.molip import MAX_LOGIT_SCALE
-    from tenderlib.movement import corrupt
+    from tenderlib.models.molip import MAX_LOGIT_SCALE
+    from tenderlib.evaluation.movement import corrupt
 
     cfg = molip.MoLIPConfig(**{**TINY.__dict__, "temporal_weight": 1.0, "temporal_share": 0.5,
                                "temporal_kinds": ("reversed", "first")})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from tenderlib import movement
-from tenderlib.skeleton import NUM_KEYPOINTS, part_indices
+from tenderlib.evaluation import movement
+from tenderlib.data.skeleton import NUM_KEYPOINTS, part_indices
 
 K = NUM_KEYPOINTS
 BODY, FOOT, FACE, HAND = part_indices(4)

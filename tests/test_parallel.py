@@ -65,8 +65,10 @@ def test_bad_input():
 
 
 def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monkeypatch, one_torch_thread):
-    from tenderlib import synthetic, vae, vae_runs
-    from tenderlib.store import Selection
+    from tenderlib import synthetic
+    from tenderlib.experiments import vae_runs
+    from tenderlib.models import vae
+    from tenderlib.data.store import Selection
 
     data = synthetic.SyntheticConfig(num_clips=24)
     tiny = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, latent_dim=8, num_layers=1, num_heads=2,
@@ -80,7 +82,7 @@ def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monke
         root.mkdir()
         (root / "pyproject.toml").write_text("")
         monkeypatch.setenv("TENDER_ROOT", str(root))
-        specs = [parallel.ModelSpec("tenderlib.vae_runs", c, tc, data, sel, "test") for c in configs]
+        specs = [parallel.ModelSpec("tenderlib.experiments.vae_runs", c, tc, data, sel, "test") for c in configs]
         parallel.train_ahead(specs + specs[:1], jobs=jobs)  # the repeated spec is trained once
         store = synthetic.get_store(data, workers=1)
         runs = [vae_runs.load_or_train(c, tc, store, sel, "test") for c in configs]

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from tenderlib import layers, precision, training
+from tenderlib import precision, training
+from tenderlib.models import layers
 
 
 def test_resolve_forced_modes_and_bad_input():

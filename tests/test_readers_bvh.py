@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tenderlib.face import head_points
+from tenderlib.synthetic.face import head_points
 from tenderlib.readers.bvh import (
     BVHError, MappingConfig, find_joints, forward_kinematics, parse_bvh, read_bvh, to_coco,
 )
-from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, REGIONS
 
 TINY = """HIERARCHY
 ROOT Hips
@@ -165,11 +165,11 @@ def test_mapping_puts_coco_joints_at_the_skeleton_joints():
                       ("left_shoulder", (0.18, 1.42, 0)), ("right_elbow", (-0.46, 1.42, 0)),
                       ("left_wrist", (0.71, 1.42, 0))):
         np.testing.assert_allclose(P[KEYPOINT_INDEX[name]] - [0, floor, 0], xyz, atol=1e-9, err_msg=name)
-    # head: tenderlib.face.head_points at ear level, 0.378 stature above the hip joints
+    # head: tenderlib.synthetic.face.head_points at ear level, 0.378 stature above the hip joints
     S = pose.stature
     origin = np.array([0, 0.90 + 0.378 * S, 0])
     np.testing.assert_allclose(P[:5] - [0, floor, 0], origin + head_points(0.13 * S), atol=1e-9)
-    # feet: tenderlib.figure's offsets; heel under the ankle and behind it, toes ahead
+    # feet: tenderlib.synthetic.figure's offsets; heel under the ankle and behind it, toes ahead
     lb, ls, lh = (P[KEYPOINT_INDEX[f"left_{n}"]] - [0, floor, 0] for n in ("big_toe", "small_toe", "heel"))
     np.testing.assert_allclose(lh, [0.09, 0.06 - 0.039 * S, -0.045 * S], atol=1e-9)
     np.testing.assert_allclose(lb, [0.09 - 0.018 * S, 0.06 - 0.039 * S, 0.108 * S], atol=1e-9)

@@ -11,8 +11,8 @@ import pytest
 from tenderlib.readers import HolisticConfig, build, read_holistic
 from tenderlib.readers.holistic import to_whole_body
 from tenderlib.readers.report import ReaderError
-from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS
-from tenderlib.store import Store
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
+from tenderlib.data.store import Store
 
 T = 6
 

@@ -12,12 +12,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tenderlib.motion import Motion
+from tenderlib.data.motion import Motion
 from tenderlib.readers import HolisticConfig, MMPoseConfig, build, read_holistic, read_mmpose
 from tenderlib.readers.files import Limits, list_files, regular_file
 from tenderlib.readers.report import Outcome, Reading, ReaderError
-from tenderlib.skeleton import NUM_KEYPOINTS
-from tenderlib.store import Selection, Store, build_store
+from tenderlib.data.skeleton import NUM_KEYPOINTS
+from tenderlib.data.store import Selection, Store, build_store
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="links, pipes and byte file names are POSIX")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tenderlib.readers import MMPoseConfig, read_mmpose
-from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
 
 T = 5
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from test_readers_bvh import TINY, humanoid_bvh
 
-from tenderlib import camera
+from tenderlib.synthetic import camera
 from tenderlib.readers import MocapConfig, build, read_bandai, read_bvh_folder
 from tenderlib.readers.mocap import bandai_captions
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 BANDAI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bandai-namco-1"
 BODY_FEET = np.arange(REGIONS["foot"].stop)
@@ -82,7 +82,7 @@ def test_bad_clips_are_rejected_and_detector_option(tmp_path):
                               ("broken", TINY.replace("JOINT Arm", "JOINT Arm\n  }"), "x\n"),
                               ("nocap", humanoid_bvh(), None)])
     (root / "notes.txt").write_text("stray")
-    from tenderlib.detector import DetectorConfig
+    from tenderlib.synthetic.detector import DetectorConfig
     reading = read_bvh_folder(root, MocapConfig(views=2, detector=DetectorConfig()))
     ms = list(reading)
     rep = reading.report

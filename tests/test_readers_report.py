@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pytest
 
-from tenderlib.motion import Motion
+from tenderlib.data.motion import Motion
 from tenderlib.readers import MMPoseConfig, build, read_holistic, read_mmpose
 from tenderlib.readers.report import BuildReport, Outcome, Reading, Rejected, map_ordered
-from tenderlib.skeleton import NUM_KEYPOINTS
+from tenderlib.data.skeleton import NUM_KEYPOINTS
 
 
 def _motion(clip_id):

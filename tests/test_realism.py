@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tenderlib import paths, realism, synthetic
-from tenderlib.program import BodySegment, Program
-from tenderlib.skeleton import KEYPOINT_INDEX as K
+from tenderlib import paths, synthetic
+from tenderlib.evaluation import realism
+from tenderlib.synthetic.program import BodySegment, Program
+from tenderlib.data.skeleton import KEYPOINT_INDEX as K
 
 J = realism.BODY.size  # 17
 

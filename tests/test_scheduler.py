@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tenderlib.scheduler import NoiseScheduler, SchedulerConfig
+from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
 
 
 def test_betas_and_alphas_cumprod_closed_form():

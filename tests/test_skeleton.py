@@ -1,9 +1,9 @@
-"""tenderlib.skeleton against the facts of reference/coco_wholebody.md and hand-computed cases."""
+"""tenderlib.data.skeleton against the facts of reference/coco_wholebody.md and hand-computed cases."""
 import numpy as np
 import pytest
 
-from tenderlib import motion
-from tenderlib import skeleton as sk
+from tenderlib.data import motion
+from tenderlib.data import skeleton as sk
 
 # Section 3 of the reference, transcribed independently of the pair list the module uses
 REFERENCE_FLIP = (

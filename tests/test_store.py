@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.skeleton import REGIONS
-from tenderlib.store import (
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.skeleton import REGIONS
+from tenderlib.data.store import (
     QualityRule, Selection, Store, build_store, clip_keys, frac_key, selection, split_of,
 )
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tenderlib import synthetic
-from tenderlib.store import Store, build_store, clean_stale_builds
+from tenderlib.data.store import Store, build_store, clean_stale_builds
 
 fcntl = pytest.importorskip("fcntl", reason="stale-build detection needs flock (POSIX)")
 
@@ -92,7 +92,7 @@ _KILLED_BUILD = textwrap.dedent("""
 def _start_killable_build(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     marker, target = tmp_path / "marker", tmp_path / "stores" / "s"
     script = tmp_path / "build.py"
-    script.write_text(_KILLED_BUILD.replace("synthetic.store.", "__import__('tenderlib.store').store."))
+    script.write_text(_KILLED_BUILD.replace("synthetic.store.", "__import__('tenderlib.data.store').data.store."))
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, str(script), str(marker), str(target)], env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

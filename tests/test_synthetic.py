@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tenderlib import params, synthetic
-from tenderlib.skeleton import REGIONS
-from tenderlib.store import QualityRule, build_store
+from tenderlib.data.skeleton import REGIONS
+from tenderlib.data.store import QualityRule, build_store
 
 CFG = synthetic.SyntheticConfig(num_clips=240, seed=3)
 

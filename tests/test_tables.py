@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tenderlib import paper, tables
+from tenderlib.experiments import paper, tables
 
 ROWS = [
     {"method": "MLD", "top1": 0.31204, "fid": 6.2446, "runs": 3},

@@ -11,13 +11,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from tenderlib import training
-from tenderlib.dataset import MotionDataset
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.skeleton import REGIONS
-from tenderlib.store import build_store
+from tenderlib.data.dataset import MotionDataset
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.skeleton import REGIONS
+from tenderlib.data.store import build_store
 from tenderlib.training import CheckpointMismatchError, TrainConfig, train
-from tenderlib.vae import PAVAE, VAEConfig
-from tenderlib.vae_runs import evaluate_reconstruction
+from tenderlib.models.vae import PAVAE, VAEConfig
+from tenderlib.experiments.vae_runs import evaluate_reconstruction
 
 TINY = VAEConfig(spatial_dim=8, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2, ff_dim=32,
                  max_frames=12, dropout=0.1, velocity_weight=0.5)

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from tenderlib import params, vae_runs
-from tenderlib.losses import (
+from tenderlib import params
+from tenderlib.experiments import vae_runs
+from tenderlib.models.losses import (
     confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
 )
-from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS, part_ids, part_indices, part_mask
-from tenderlib import vae
-from tenderlib.vae import LOGVAR_INIT, PAVAE, PartAttention, VAEConfig, frame_mask, part_major_sizes
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS, part_ids, part_indices, part_mask
+from tenderlib.models import vae
+from tenderlib.models.vae import LOGVAR_INIT, PAVAE, PartAttention, VAEConfig, frame_mask, part_major_sizes
 
 TINY = dict(spatial_dim=8, spatial_heads=2, latent_tokens=2, latent_dim=16, num_layers=3, num_heads=2,
             ff_dim=32, max_frames=24)
@@ -362,9 +363,9 @@ def test_bad_shapes_raise():
 
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
-    from tenderlib.motion import Motion
-    from tenderlib.skeleton import REGIONS
-    from tenderlib.store import build_store
+    from tenderlib.data.motion import Motion
+    from tenderlib.data.skeleton import REGIONS
+    from tenderlib.data.store import build_store
 
     rng = np.random.default_rng(0)
     clips = []
@@ -389,7 +390,7 @@ def tmp_root(tmp_path, monkeypatch):
 
 def _run_args(**changes):
     from tenderlib import training
-    from tenderlib.store import Selection
+    from tenderlib.data.store import Selection
 
     cfg = VAEConfig(**{**TINY, "max_frames": 12, **changes})
     tc = training.TrainConfig(max_steps=4, batch_size=4, lr=1e-3, checkpoint_every=2, keep_last=0, log_every=1,
@@ -437,7 +438,7 @@ def test_load_or_train_resumes_a_killed_run_exactly(tiny_store, tmp_root):
 
 def test_encode_dataset_matches_encode_and_lengths(tiny_store):
 
-    from tenderlib.dataset import collate
+    from tenderlib.data.dataset import collate
 
     m = model(max_frames=12)
     ds = vae_runs.eval_dataset(tiny_store, np.arange(10), m.cfg)
@@ -469,8 +470,8 @@ def test_reconstruct_returns_the_clip_in_pixels(tiny_store):
 
 
 def test_velocity_error_hand_computed():
-    from tenderlib.dataset import Batch
-    from tenderlib.vae_runs import _velocity_error
+    from tenderlib.data.dataset import Batch
+    from tenderlib.experiments.vae_runs import _velocity_error
 
     f = torch.zeros(1, 3, NUM_KEYPOINTS, 3)
     f[..., 2] = 1.0
@@ -517,7 +518,7 @@ def test_experiment_config_rejects_bad_values(bad, word):
 
 
 def test_paper_vae_tables_agree_with_each_other():
-    from tenderlib import paper
+    from tenderlib.experiments import paper
 
     t5, t14 = paper.table5().set_index("method"), paper.table14().set_index("method")
     shared = [m for m in t14.index if m != "PA-VAE-1-2"]  # its FID is printed 10.0147 / 20.0147
@@ -538,7 +539,7 @@ def test_paper_vae_tables_agree_with_each_other():
 
 
 def test_spread_in_time_places_tokens_at_segment_centres():
-    from tenderlib.vae import spread_in_time
+    from tenderlib.models.vae import spread_in_time
 
     tokens = torch.arange(4.0)[None, :, None].expand(2, 4, 3)  # token j holds the value j
     mask = frame_mask(torch.tensor([8, 4]), 8)
@@ -552,7 +553,7 @@ def test_spread_in_time_places_tokens_at_segment_centres():
 def test_decoder_queries_are_zeros_or_the_latent_spread_in_time():
     """What the decoder's transformer receives as frame queries: positions alone (zeros), or the
     latent tokens (with their identity embedding) spread over the clip, plus positions."""
-    from tenderlib.vae import spread_in_time
+    from tenderlib.models.vae import spread_in_time
 
     cfg = dict(max_frames=16, latent_dim=16, latent_tokens=2, num_layers=1, num_heads=2, ff_dim=16)
     mask = frame_mask(torch.tensor([16, 9]), 16)

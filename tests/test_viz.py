@@ -9,9 +9,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from tenderlib import skeleton as sk  # noqa: E402
+from tenderlib.data import skeleton as sk  # noqa: E402
 from tenderlib import viz  # noqa: E402
-from tenderlib.motion import Motion  # noqa: E402
+from tenderlib.data.motion import Motion  # noqa: E402
 
 N = sk.KEYPOINT_INDEX
 

@@ -26,13 +26,13 @@ LeftKnee, LeftAnkle), 3ds Max Biped (L UpperArm, L Forearm, L Thigh, L Calf), an
   Contini) picks metres, cm, mm or inches, whichever gives a human height; the result is metres;
 - up axis: the axis from the feet to the head is turned to +y (z-up files are rotated); a file
   whose left side ends up on the right (feet on the ground pointing against the facing that the
-  hips and shoulders give, on average) is mirrored to our right-handed world (tenderlib.camera:
+  hips and shoulders give, on average) is mirrored to our right-handed world (tenderlib.synthetic.camera:
   y up, a person facing +z has their left at +x); the floor is y = 0;
-- nose, eyes and ears: tenderlib.face.head_points in the head joint's frame, the frame calibrated
+- nose, eyes and ears: tenderlib.synthetic.face.head_points in the head joint's frame, the frame calibrated
   per clip (the head's local axes that, on average over the clip, point up and along the body's
   facing), placed at ear level: 0.378 stature above the hip joints along the head's up axis,
-  the distance from the hips to the head joint measured on the clip (tenderlib.figure's proportions);
-- feet: big toe, small toe and heel at tenderlib.figure's offsets in each foot's frame (calibrated
+  the distance from the hips to the head joint measured on the clip (tenderlib.synthetic.figure's proportions);
+- feet: big toe, small toe and heel at tenderlib.synthetic.figure's offsets in each foot's frame (calibrated
   the same way, forward from the ankle to the toe joint);
 - hands: present only when the skeleton has five fingers of three joints (plus tip) per hand;
   the face (68 landmarks) is always absent. Absent keypoints are 0 in `CocoPose.points`.
@@ -46,11 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tenderlib.face import head_points
-from tenderlib.motion import FPS_RANGE
+from tenderlib.synthetic.face import head_points
+from tenderlib.data.motion import FPS_RANGE
 from tenderlib.readers.files import Limits, read_bytes
 from tenderlib.readers.report import ReaderError
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,11 @@ CHANNEL_NAMES = tuple(f"{a}{k}" for k in ("position", "rotation") for a in "XYZ"
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254}
 LEG_OVER_STATURE = 0.491      # hip to ankle height over stature (0.530 - 0.039, Drillis & Contini)
 HEAD_OVER_STATURE = 0.130     # vertex to chin
-EARLINE_OVER_HIPS = 0.378     # hip joints to the ear line, upright (tenderlib.figure: 0.818 + 0.090 - 0.530)
+EARLINE_OVER_HIPS = 0.378     # hip joints to the ear line, upright (tenderlib.synthetic.figure: 0.818 + 0.090 - 0.530)
 STANCE_BAND = 0.03            # an ankle this close (x stature) to its lowest height is on the ground
 FOOT_OFFSETS = np.array([[-0.018, -0.039, 0.108],          # big toe (medial), in stature units, left foot:
                          [0.030, -0.039, 0.82 * 0.108],    # x = outward, y = up, z = forward from the ankle
-                         [0.0, -0.039, -0.045]])           # heel (tenderlib.figure's foot)
+                         [0.0, -0.039, -0.045]])           # heel (tenderlib.synthetic.figure's foot)
 
 
 class BVHError(ReaderError):

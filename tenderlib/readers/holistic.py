@@ -16,7 +16,7 @@ names the file and what was found:
 
 K is 133 (whole body), 68 (face only), 42 (two hands, left then right) or 21 (one hand; its side
 from 'hand_side' in the file, else `HolisticConfig.single_hand`). Partial clips are placed at
-their global indices (tenderlib.skeleton.REGIONS) with keypoints 0 and confidence 0 elsewhere,
+their global indices (tenderlib.data.skeleton.REGIONS) with keypoints 0 and confidence 0 elsewhere,
 the data contract. Other counts are rejected (17 COCO body, 26 Halpe, a transposed (T, 3, 133)).
 
 Several people: the main person is one track over the clip. Track ids are used when every
@@ -52,11 +52,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tenderlib.motion import FPS_RANGE, MAX_IMAGE_SIDE, Motion
+from tenderlib.data.motion import FPS_RANGE, MAX_IMAGE_SIDE, Motion
 from tenderlib.readers.files import Limits, folders, list_files, read_bytes, regular_file, shown
 from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
 from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_loads
-from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
 

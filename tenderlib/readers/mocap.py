@@ -8,7 +8,7 @@ is read where it is and never copied into this repository or its outputs beyond 
 store a user builds locally.
 
 Per clip (`film`): tenderlib.readers.bvh maps the skeleton to COCO body + feet in metres, then
-`views` cameras are drawn with tenderlib.camera.sample_camera ('full' framing, the view yaw taken
+`views` cameras are drawn with tenderlib.synthetic.camera.sample_camera ('full' framing, the view yaw taken
 relative to the body's mean facing), each with its own rng seeded by (seed, clip name, view), so a
 clip's views do not depend on which other clips are read. By default the cameras travel with the
 subject (`follow`: the hips' travel, smoothed over a second, is taken away before filming), as a
@@ -17,7 +17,7 @@ dozen pixels. Each view is one Motion, clip_id '<source>/<clip>/view<k>', labels
 and 'view' = k (the views of one take belong in one split: group them by 'take'), with the 3D
 points as keypoints_3d (world metres, y up, absent keypoints 0). Confidence is 1 on the keypoints
 the skeleton provides (clean capture) and 0 elsewhere (face; hands without fingers); `detector`
-runs tenderlib.detector instead.
+runs tenderlib.synthetic.detector instead.
 
 Captions (`bandai_captions`): from the content and style labels (cfg/content_label.txt,
 cfg/style_label.txt, the per-clip JSON {"content": i, "style": j}, cross-checked with the file
@@ -38,14 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tenderlib import camera
-from tenderlib.detector import DetectorConfig, detect
-from tenderlib.motion import Motion
+from tenderlib.synthetic import camera
+from tenderlib.synthetic.detector import DetectorConfig, detect
+from tenderlib.data.motion import Motion
 from tenderlib.readers.bvh import CocoPose, MappingConfig, read_bvh, to_coco
 from tenderlib.readers.files import Limits, list_files, read_bytes, regular_file
 from tenderlib.readers.holistic import read_captions
 from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
-from tenderlib.skeleton import KEYPOINT_INDEX, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, REGIONS
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ input but were found beside the inputs (a caption without a keypoint file) are l
 
 A reader function returns a `Reading`: iterate it for the Motions (the report fills as it goes,
 `report.complete` turns True at the end; iterating again re-reads and starts a fresh report).
-`build(readings, path)` packs one or more readings into a store (tenderlib.store) and writes the
+`build(readings, path)` packs one or more readings into a store (tenderlib.data.store) and writes the
 report beside the manifest as build_report.json and build_report.md.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from tenderlib.motion import Motion
+from tenderlib.data.motion import Motion
 
 logger = logging.getLogger(__name__)
 
@@ -251,10 +251,10 @@ class Reading:
 def build(readings: Reading | Sequence[Reading], path, *, meta: dict | None = None, overwrite: bool = False):
     """Pack the Motions of one or more readings into a store at `path`; write their reports into it.
 
-    Returns (store, reports). The store is built atomically by tenderlib.store.build_store (an
+    Returns (store, reports). The store is built atomically by tenderlib.data.store.build_store (an
     interrupted build leaves no folder that loads as a store); the reports are written after it.
     """
-    from tenderlib.store import build_store  # the store imports torch-free modules only; keep import local
+    from tenderlib.data.store import build_store  # the store imports torch-free modules only; keep import local
 
     readings = [readings] if isinstance(readings, Reading) else list(readings)
     if not readings or not all(isinstance(r, Reading) for r in readings):

@@ -7,7 +7,7 @@ scoring take?
 
 Generates, untimed, R replications of N text and generated-motion embeddings (float32, each
 replication its own generation, as in the literature), N real-motion embeddings and
-R x 100 texts x 30 generations for MultiModality, then times `tenderlib.metrics.evaluate` once and
+R x 100 texts x 30 generations for MultiModality, then times `tenderlib.evaluation.metrics.evaluate` once and
 prints seconds per metric. The issue's target: under 10 s for N = 10,000 and R = 20 on the
 project's 2-core machine. The FID (one D x D covariance per replication) dominates; on a machine
 shared with other jobs, multi-threaded BLAS can be much slower than one thread: try
@@ -41,7 +41,7 @@ def main() -> None:
             os.environ[var] = str(args.blas_threads)
     import numpy as np
 
-    from tenderlib.metrics import MetricsConfig, evaluate, fid
+    from tenderlib.evaluation.metrics import MetricsConfig, evaluate, fid
 
     rng = np.random.default_rng(args.seed)
     R, N, D = args.reps, args.n, args.dim
@@ -69,7 +69,7 @@ def main() -> None:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     threads = args.blas_threads if args.blas_threads is not None else "default"
-    print(f"tenderlib.metrics.evaluate: N = {N:,} samples, R = {R} replications, D = {D}, "
+    print(f"tenderlib.evaluation.metrics.evaluate: N = {N:,} samples, R = {R} replications, D = {D}, "
           f"MultiModality {args.mm_texts} x {args.mm_gens}; {os.cpu_count()} CPUs, BLAS threads {threads}, "
           f"load average {load:.1f}; inputs generated in {gen_s:.1f} s (untimed)")
     rows = [(name, sec) for name, sec in res.seconds.items()]

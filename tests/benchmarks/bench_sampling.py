@@ -4,13 +4,13 @@ classifier-free guidance, against 1000-step ancestral sampling of a motion-space
     python tests/benchmarks/bench_sampling.py                    # CPU, 1 thread, default and paper sizes
     python tests/benchmarks/bench_sampling.py --device cuda --threads 0
 
-Tender: the latent denoiser (tenderlib.denoiser, conditioning "concat") samples n x d latents with
+Tender: the latent denoiser (tenderlib.models.denoiser, conditioning "concat") samples n x d latents with
 50 DDIM steps, the conditional and unconditional passes as one batch of 2B, then the PA-VAE
 decodes `--frames` frames (tenderlib.generation.Tender.sample_latents + PAVAE.decode). Text features
 are given (a stand-in encoder): the frozen text encoder runs once per caption in both regimes.
 
 Motion-space baseline (the regime of MDM, 25 s a sentence on a GPU): a transformer of the same
-depth and width (tenderlib.layers.SkipTransformer) over the `--frames` frames of 133 x 3 features
+depth and width (tenderlib.models.layers.SkipTransformer) over the `--frames` frames of 133 x 3 features
 plus a condition token, predicting x0, sampled with 1000 ancestral DDPM steps
 (NoiseScheduler.step_ddpm) and guidance (2B per step). Each of its steps costs the same, so it is
 timed over `--mdm-steps` steps and scaled to 1000 (the table says so).
@@ -44,13 +44,13 @@ def main() -> None:
     import torch
     from torch import nn
 
-    from tenderlib import denoiser as dn
+    from tenderlib.models import denoiser as dn
     from tenderlib.generation import LengthSampler, Tender
-    from tenderlib.layers import SkipTransformer, count_parameters
-    from tenderlib.scheduler import NoiseScheduler
-    from tenderlib.skeleton import NUM_KEYPOINTS
-    from tenderlib.text import TextEncoder, TextEncoderConfig
-    from tenderlib.vae import PAVAE, VAEConfig, frame_mask
+    from tenderlib.models.layers import SkipTransformer, count_parameters
+    from tenderlib.models.scheduler import NoiseScheduler
+    from tenderlib.data.skeleton import NUM_KEYPOINTS
+    from tenderlib.models.text import TextEncoder, TextEncoderConfig
+    from tenderlib.models.vae import PAVAE, VAEConfig, frame_mask
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -70,7 +70,8 @@ def _cropped(motions, max_frames: int):
 
 
 def child_build(args) -> None:
-    from tenderlib import store, synthetic
+    from tenderlib import synthetic
+    from tenderlib.data import store
 
     sources = tuple(s for s in args.sources.split(",") if s)
     cfg = synthetic.SyntheticConfig(num_clips=args.n, seed=args.seed, keep_3d=args.keep_3d,
@@ -169,8 +170,8 @@ def _rate(fn, order) -> tuple[float, float]:
 
 
 def child_read(args) -> None:
-    from tenderlib.dataset import MotionDataset
-    from tenderlib.store import Store
+    from tenderlib.data.dataset import MotionDataset
+    from tenderlib.data.store import Store
 
     s = Store(args.path)
     ds = MotionDataset(s, max_frames=196)

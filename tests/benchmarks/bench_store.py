@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tenderlib.dataset import MotionDataset, collate
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.store import Selection, build_store
+from tenderlib.data.dataset import MotionDataset, collate
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.store import Selection, build_store
 
 SOURCES = ("syn-ucf101", "syn-k400", "syn-k700", "syn-ubody", "syn-internvid", "syn-haa500",
            "syn-idea400", "syn-sthv2", "syn-dfew", "syn-caer")

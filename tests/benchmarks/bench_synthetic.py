@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from tenderlib import actions, camera, captions, detector, figure, synthetic
+from tenderlib import synthetic
+from tenderlib.synthetic import actions, camera, captions, detector, figure
 
 
 def stages(n: int) -> list[tuple[str, float]]:

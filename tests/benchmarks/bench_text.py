@@ -7,7 +7,7 @@ Prints the CPU model, then for each batch size the captions/s of a fresh encoder
 empty memory LRU, no disk cache), the forward passes it ran, and whether every caption's token
 features and pooled vector are bit-identical (torch.equal) to those of the first batch size
 listed; last, the former default for comparison: each caption alone in its pass, with no copies
-topping the pass up to a multiple of 4 token rows. Captions are written by tenderlib.captions for
+topping the pass up to a multiple of 4 token rows. Captions are written by tenderlib.synthetic.captions for
 random synthetic programs (body, face and hand captions of varied wording and length). Rates are
 the best of 3 passes, to be robust to a shared machine (the load average is printed).
 """
@@ -21,8 +21,9 @@ import time
 import numpy as np
 import torch
 
-from tenderlib import captions, synthetic
-from tenderlib.text import TextEncoderConfig, load_text_encoder
+from tenderlib import synthetic
+from tenderlib.synthetic import captions
+from tenderlib.models.text import TextEncoderConfig, load_text_encoder
 
 
 def cpu_model() -> str:

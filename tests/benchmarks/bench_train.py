@@ -8,7 +8,7 @@ fp32 against bf16 autocast, for every model at the default profile's size.
 Models and sizes come from the default profile (params/default/):
 
 - VAE, PA-VAE: 02_vae.yaml's VAEConfig, batch_size clips of max_frames frames; VAE is the naive
-  one (tenderlib.vae_runs.ablation_config(cfg, "VAE"): num_parts=1, no spatial layers);
+  one (tenderlib.experiments.vae_runs.ablation_config(cfg, "VAE"): num_parts=1, no spatial layers);
 - MoLIP: 04_molip.yaml's MoLIPConfig, batch_size clips of max_frames frames (every frame_stride-th
   frame is a token);
 - Denoiser, Denoiser-9L: 03_diffusion.yaml's DenoiserConfig (its conditioning, cross_attention),
@@ -16,15 +16,15 @@ Models and sizes come from the default profile (params/default/):
   scaling_layers (9) instead of num_layers.
 
 Batches are random: motion features (B, T, 133, 3) with x, y ~ N(0, 0.5^2) and confidence in
-[0, 1] through tenderlib.dataset.collate for the VAEs and MoLIP; standard-normal latents in a
-tenderlib.denoiser.LatentBatch for the denoiser. Captions cycle through a fixed list of varied
-sentences, encoded by the default frozen text encoder (MiniLM, tenderlib.text); its cache is warmed
+[0, 1] through tenderlib.data.dataset.collate for the VAEs and MoLIP; standard-normal latents in a
+tenderlib.models.denoiser.LatentBatch for the denoiser. Captions cycle through a fixed list of varied
+sentences, encoded by the default frozen text encoder (MiniLM, tenderlib.models.text); its cache is warmed
 before timing, so the timed steps run no text encoder (as in training, where the features of the
 training captions are cached).
 
 One step = what tenderlib.training does: model in train mode, forward + loss under
 tenderlib.precision.autocast(mode, "cpu") (mode "off" = fp32, "bf16" = bf16 autocast; attention stays
-fp32 inside, tenderlib.layers.attention), zero_grad, backward, fused AdamW step. ms/step is the
+fp32 inside, tenderlib.models.layers.attention), zero_grad, backward, fused AdamW step. ms/step is the
 best of --steps single steps after two warm-up steps (wall clock); CPU ms/step the process CPU time
 of that step (with one thread it does not count time lost to other processes on a busy machine).
 
@@ -113,10 +113,10 @@ def _captions(n: int) -> list[str]:
 
 
 def _motion_batch(n: int, frames: int, seed: int = 0):
-    """A tenderlib.dataset.Batch of n random full-length clips of `frames` frames."""
-    from tenderlib.dataset import MotionItem, collate
-    from tenderlib.normalize import NormStats
-    from tenderlib.skeleton import NUM_KEYPOINTS
+    """A tenderlib.data.dataset.Batch of n random full-length clips of `frames` frames."""
+    from tenderlib.data.dataset import MotionItem, collate
+    from tenderlib.data.normalize import NormStats
+    from tenderlib.data.skeleton import NUM_KEYPOINTS
 
     rng = np.random.default_rng(seed)
     items = []
@@ -130,8 +130,9 @@ def _motion_batch(n: int, frames: int, seed: int = 0):
 
 def build_case(name: str, encoder):
     """(label, batch description, model in train mode, batch, learning rate) of a model of MODELS."""
-    from tenderlib import denoiser, molip, vae_runs
-    from tenderlib.vae import VAEConfig
+    from tenderlib.experiments import vae_runs
+    from tenderlib.models import denoiser, molip
+    from tenderlib.models.vae import VAEConfig
 
     vae_values = _profile("02_vae.yaml")
     vae_cfg = _config(VAEConfig, vae_values)
@@ -316,8 +317,9 @@ def main(argv=None) -> None:
     args = parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from tenderlib import precision, text
-    from tenderlib.mirror import swap_sides
+    from tenderlib import precision
+    from tenderlib.models import text
+    from tenderlib.data.mirror import swap_sides
 
     print(precision.describe())
     print(f"torch {torch.__version__}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -59,7 +59,7 @@ def run_one(size: str, model: str, precision: str, device: str, steps: int, repe
     """Time one configuration in this process; returns a JSON-able row."""
     import torch
 
-    from tenderlib.vae import PAVAE, VAEConfig, frame_mask
+    from tenderlib.models.vae import PAVAE, VAEConfig, frame_mask
 
     if threads:
         torch.set_num_threads(threads)
@@ -128,7 +128,7 @@ def profile_config(**changes):
     import dataclasses
 
     from tenderlib import notebooks, params
-    from tenderlib.vae import VAEConfig
+    from tenderlib.models.vae import VAEConfig
 
     names = {f.name for f in dataclasses.fields(VAEConfig)}
     values = {k: v for k, v in notebooks.load_param_file(PROFILE).items() if k in names}
@@ -139,7 +139,7 @@ def run_encode(model: str, device: str, batch: int, repeats: int, threads: int) 
     """Encode throughput of one model in this process; returns a JSON-able row."""
     import torch
 
-    from tenderlib.vae import PAVAE, frame_mask
+    from tenderlib.models.vae import PAVAE, frame_mask
 
     if threads:
         torch.set_num_threads(threads)

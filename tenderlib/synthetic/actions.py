@@ -1,13 +1,13 @@
 """Animating a `Program`: joint-angle tracks for body actions, head moves, gestures and expressions.
 
 Each body action is a function of the repetition phase u in [0, reps) that returns joint-angle
-offsets from the rest pose, in degrees, by DOF name (tenderlib.figure.DOFS). Segments are
+offsets from the rest pose, in degrees, by DOF name (tenderlib.synthetic.figure.DOFS). Segments are
 enveloped (smooth ease in and out) and played one after another; actions that change the state
 (turn, sit down) keep their end state for the following segments. Natural variation: a smooth
 random time warp, per-repetition amplitude jitter, idle sway and breathing, all from the rng.
 
 Versions (`animate(..., version=)`, `synthetic.SyntheticConfig.motion_version`): 2, the default,
-is the animation after the realism measurements of issue 4 (tenderlib.realism, notebook 01 section
+is the animation after the realism measurements of issue 4 (tenderlib.evaluation.realism, notebook 01 section
 8 against the bandai-namco motion capture); 1 is the original, kept so the comparison can be
 reproduced. Version 2 changes what the measurements showed clearly off:
 
@@ -38,11 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenderlib import face as face_model
-from tenderlib.curves import keyframes, smooth_noise, smoothstep
-from tenderlib import hand as hand_model
-from tenderlib.figure import DOF_INDEX, NUM_DOFS, REST_POSE, clip_to_limits
-from tenderlib.program import ACTION_GESTURE, ACTIONS, BodySegment, Program
+from tenderlib.synthetic import face as face_model
+from tenderlib.synthetic.curves import keyframes, smooth_noise, smoothstep
+from tenderlib.synthetic import hand as hand_model
+from tenderlib.synthetic.figure import DOF_INDEX, NUM_DOFS, REST_POSE, clip_to_limits
+from tenderlib.synthetic.program import ACTION_GESTURE, ACTIONS, BodySegment, Program
 
 TAU = 2.0 * np.pi
 

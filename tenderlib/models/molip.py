@@ -9,11 +9,11 @@
 
 Motion side: every frame's 133 x (x, y[, c]) is flattened and projected to `dim`, a learned
 [CLS] token is prepended, sinusoidal positions are added, and a padding-aware transformer
-(tenderlib.layers) runs over the frames; the [CLS] output is projected to the joint space.
+(tenderlib.models.layers) runs over the frames; the [CLS] output is projected to the joint space.
 With `use_confidence` the detector's confidence is an input channel (the paper's Table 6
 highlighted rows); without it the model sees (x, y) only (points never annotated are 0).
 
-Text side: the frozen encoder (tenderlib.text, cached per caption) gives TOKEN features; two
+Text side: the frozen encoder (tenderlib.models.text, cached per caption) gives TOKEN features; two
 trainable transformer layers and a LayerNorm (the paper's "2 trainable transformer layers +
 LayerNorm") contextualise them; the masked mean is projected to the joint space. The frozen
 sentence vector is not used: it scores "left hand" and "right hand" captions as near-identical
@@ -38,7 +38,7 @@ cross-entropy against the own pair. A batch of 32 random pairs rarely holds such
 InfoNCE alone barely sees the side word; the mirror terms target exactly what the laterality
 check measures (only training clips and captions are mirrored). With `mirror_augment` = p, each
 training pair is replaced by its mirror image (clip reflected, sides of the caption swapped:
-tenderlib.mirror) with probability p, as HumanML3D doubles its data.
+tenderlib.data.mirror) with probability p, as HumanML3D doubles its data.
 Temporal hard negatives (`temporal_weight`): poses alone can match a caption (a clip with its frames
 shuffled keeps almost every pose), so a share of the batch's clips, corrupted in time (frames
 shuffled, frozen at the clip's mean pose, or the first frame held), must rank below the original
@@ -56,7 +56,7 @@ duplicate is never pushed away from its own motion.
 Bad input: features whose keypoint count or channel count does not match the config, a mask of
 the wrong shape, a clip without any real frame, or a clip whose confidence is 0 on every real
 frame (nothing was detected: its embedding would be that of an empty frame) raise ValueError
-naming the clips; empty captions raise (tenderlib.text); captions longer than the encoder's
+naming the clips; empty captions raise (tenderlib.models.text); captions longer than the encoder's
 context are truncated with one warning per encoder. A checkpoint written for another config
 raises tenderlib.training.CheckpointMismatchError naming the differing fields.
 """
@@ -74,14 +74,15 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from tenderlib import skeleton, training
+from tenderlib import training
+from tenderlib.data import skeleton
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
-from tenderlib.dataset import MotionDataset, collate
-from tenderlib.layers import PositionalEmbedding, SkipTransformer
-from tenderlib.mirror import mirror_caption, swap_sides
-from tenderlib.movement import CORRUPTIONS, corrupt
-from tenderlib.store import Selection, Store
-from tenderlib.text import TextEncoder, TextEncoderConfig, load_text_encoder
+from tenderlib.data.dataset import MotionDataset, collate
+from tenderlib.models.layers import PositionalEmbedding, SkipTransformer
+from tenderlib.data.mirror import mirror_caption, swap_sides
+from tenderlib.evaluation.movement import CORRUPTIONS, corrupt
+from tenderlib.data.store import Selection, Store
+from tenderlib.models.text import TextEncoder, TextEncoderConfig, load_text_encoder
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +108,11 @@ class MoLIPConfig:
     temperature: float = 0.07  # initial softmax temperature (learnable; CLIP's 0.07)
     mirror_weight: float = 1.0  # weight of the left/right hard negatives (module docstring); 0 = off
     mirror_clips: bool = True  # the mirrored clip is a hard negative too (else the mirrored caption only)
-    mirror_augment: float = 0.0  # probability that a training pair is mirrored (tenderlib.mirror)
+    mirror_augment: float = 0.0  # probability that a training pair is mirrored (tenderlib.data.mirror)
     side_dims: int = 0  # joint-space dimensions that change sign under mirroring (docstring); 0 = off
     temporal_weight: float = 2.0  # weight of the temporal hard negatives (module docstring); 0 = off
     temporal_share: float = 0.5  # share of a batch's clips given one temporal hard negative
-    temporal_kinds: tuple[str, ...] = ("shuffled", "frozen", "first")  # tenderlib.movement.corrupt kinds, in turn
+    temporal_kinds: tuple[str, ...] = ("shuffled", "frozen", "first")  # tenderlib.evaluation.movement.corrupt kinds, in turn
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
@@ -162,7 +163,7 @@ class MoLIPConfig:
 class MoLIPExperimentConfig:
     """What notebook 04 does with MoLIP beyond training one model."""
 
-    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.store)
+    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.data.store)
     data_fracs: tuple[float, ...] = (0.2, 0.5, 0.8, 1.0)  # scaling table (paper Tables 4 and 10)
     num_queries: int = 3  # text -> motion retrieval examples
     retrieval_k: int = 3  # motions shown per query
@@ -335,7 +336,7 @@ class MoLIP(nn.Module):
         return self.encode_text(captions), self.encode_motion(features, mask)
 
     def training_loss(self, batch) -> MoLIPLosses:
-        """Symmetric InfoNCE on a tenderlib.dataset.Batch (one caption per clip)."""
+        """Symmetric InfoNCE on a tenderlib.data.dataset.Batch (one caption per clip)."""
         if not all(isinstance(t, str) for t in batch.captions):
             raise ValueError("MoLIP trains on one caption per clip: build the dataset with caption='random' or 'first'")
         text, motion = self(batch.features, batch.mask, batch.captions)
@@ -353,7 +354,7 @@ class MoLIP(nn.Module):
                       mask: torch.Tensor) -> torch.Tensor:
         """Temporal hard negatives for the first ceil(temporal_share * B) clips of the batch (a random
         sample: batches are drawn at random), each corrupted in time by one of temporal_kinds in
-        turn (tenderlib.movement.corrupt: frames shuffled, frozen at the mean pose, the first frame
+        turn (tenderlib.evaluation.movement.corrupt: frames shuffled, frozen at the mean pose, the first frame
         held). Two terms, each a mean over those clips:
         - margin: -log sigmoid(scale * (t . m - t . m_corrupted)), the caption prefers its own
           motion to the same poses without their movement;

@@ -7,7 +7,7 @@ clauses go, details left out) while every caption stays TRUE to the `Program`:
 
 - left / right is named only for what uses it: "left hand" when the left arm acts or the left hand shows
   the gesture, "left leg / foot" for a left lunge, kick or hop, "to the left" for a turn, a side bend or
-  a head turn to the left (directions as tenderlib.actions animates them);
+  a head turn to the left (directions as tenderlib.synthetic.actions animates them);
 - a stated count equals the segment's repetitions; speed and size words follow the thresholds below;
 - only the program's expression is named; a neutral face, relaxed hands and no head move are left out
   (a neutral face rarely: "with a neutral face");
@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tenderlib.checks import check_choice
-from tenderlib.program import ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, Program
+from tenderlib.synthetic.program import ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, Program
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ SLOW_BELOW = 0.8        # speed < this reads slow (BodySegment.speed: multiplier
 FAST_ABOVE = 1.25       # speed > this reads fast
 SMALL_BELOW = 0.8       # amplitude < this reads small (BodySegment.amplitude)
 BIG_ABOVE = 1.2         # amplitude > this reads big
-TURN_AROUND_FROM = 1.0  # tenderlib.actions turns 180 degrees from this amplitude on, else 90
+TURN_AROUND_FROM = 1.0  # tenderlib.synthetic.actions turns 180 degrees from this amplitude on, else 90
 TOES_FROM = 0.9         # touch_toes bends 95 x amplitude degrees: the hands reach the toes from about here
 LABEL_KINDS = ("action", "expression", "gesture")
 
@@ -418,7 +418,7 @@ _NO_HAND_SLOT = {"w_hand": "", "w_finger": ""}
 _NUM_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve")
 for _have, _want in ((_A, ACTIONS), (_E, EXPRESSIONS), (_G, GESTURES), (_H, HEAD_MOVES)):
     if set(_have) != set(_want):
-        raise ImportError(f"captions: phrase tables out of step with tenderlib.program: "
+        raise ImportError(f"captions: phrase tables out of step with tenderlib.synthetic.program: "
                           f"{sorted(set(_have) ^ set(_want))}")
 
 
@@ -679,7 +679,7 @@ def _body_caption(program: Program, dice: _Dice, cfg: CaptionConfig, people: tup
 # ----------------------------------------------------------------------------- public API
 def _check(program, rng, n) -> None:
     if not isinstance(program, Program):
-        raise ValueError(f"program must be a tenderlib.program.Program, got {type(program).__name__}")
+        raise ValueError(f"program must be a tenderlib.synthetic.program.Program, got {type(program).__name__}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -799,7 +799,7 @@ def semantic_label(program: Program, kind: str) -> str:
     """The canonical short label of a label-only source: kind 'action' (IDEA400-like, "waving left hand"),
     'expression' (DFEW/CAER-like, "happy") or 'gesture' (Sth-v2-like, "showing thumbs up")."""
     if not isinstance(program, Program):
-        raise ValueError(f"program must be a tenderlib.program.Program, got {type(program).__name__}")
+        raise ValueError(f"program must be a tenderlib.synthetic.program.Program, got {type(program).__name__}")
     return _label_variants(program, kind)[0]
 
 

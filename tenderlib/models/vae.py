@@ -34,14 +34,14 @@ Spatial encoder, one of three (`num_parts`, `spatial_tokens`):
 - num_parts = 1, the naive VAE (MLD): a per-frame linear embedding of the flattened K x C_in input.
 - keypoint tokens (default, the literal reading of eq. 3): each keypoint is a token; a part's
   keypoints share that part's linear input and Q/K/V maps; attention over the K tokens of a
-  frame with the additive part mask (tenderlib.skeleton.part_mask: 0 within a part, -inf
+  frame with the additive part mask (tenderlib.data.skeleton.part_mask: 0 within a part, -inf
   across), so a keypoint attends to its own part only; FFN; `spatial_layers` such layers; then
   the K x spatial_dim tokens are flattened and projected to d.
 - part tokens: each part's keypoints flattened (P_I x C_in -> spatial_dim), one token per part
   per frame, per-part Q/K/V maps; with one token per part the part mask would leave each token
   attending to itself only, so the part tokens attend to each other (the parts interact).
 
-Reconstruction scores, ablations by name and runs by config: tenderlib.vae_runs.
+Reconstruction scores, ablations by name and runs by config: tenderlib.experiments.vae_runs.
 
 The block-diagonal attention is computed either per part ("blocked": attention within each part's
 slice of tokens, no mask) or as one masked K x K attention ("masked", eq. 3 as written); the
@@ -64,9 +64,9 @@ from einops import rearrange
 from torch import nn
 
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
-from tenderlib.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
-from tenderlib.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
-from tenderlib.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
+from tenderlib.models.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
+from tenderlib.models.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
+from tenderlib.data.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class VAEConfig:
     """Architecture and training objective of a (PA-)VAE. Defaults: a small CPU model; `paper()` the paper's."""
 
     # spatial (part-aware) encoder
-    num_parts: int = 4  # 4 body/foot/face/hand, 3, 2 (tenderlib.skeleton.PART_GROUPINGS); 1 = naive VAE
+    num_parts: int = 4  # 4 body/foot/face/hand, 3, 2 (tenderlib.data.skeleton.PART_GROUPINGS); 1 = naive VAE
     spatial_layers: int = 2  # s, part-aware attention layers (forced to 0 for the naive VAE)
     spatial_tokens: Literal["keypoint", "part"] = "keypoint"  # one token per keypoint, or per part
     spatial_dim: int = 16  # width of a spatial token (16 keeps a PA-VAE step under 2x the naive one on CPU)
@@ -215,7 +215,7 @@ class PartAttention(nn.Module):
 
     bounds: contiguous token ranges [start, stop), one per part; a part's tokens share its maps.
     mask: (K, K) additive float mask (0 = attend, -inf = not), block-diagonal over `bounds`
-        (tenderlib.skeleton.part_mask), or None: every token attends to all (part tokens).
+        (tenderlib.data.skeleton.part_mask), or None: every token attends to all (part tokens).
     `forward` attends over all K tokens with the mask; `forward_part` over one part's tokens
     alone, which is the same thing for those tokens when the mask is block-diagonal.
     """
@@ -237,7 +237,7 @@ class PartAttention(nn.Module):
     def _mix(self, qkv: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """qkv (N, k, 3C) -> (N, k, C): the attention's values, before the output map."""
         q, k, v = rearrange(qkv, "n k (three h c) -> three n h k c", three=3, h=self.heads)
-        y = attention(q, k, v, mask)  # (N, h, k, c); fp32 under CPU autocast (tenderlib.layers.attention)
+        y = attention(q, k, v, mask)  # (N, h, k, c); fp32 under CPU autocast (tenderlib.models.layers.attention)
         return rearrange(y, "n h k c -> n k (h c)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -487,7 +487,7 @@ class PAVAE(nn.Module):
     # ---- objective ----------------------------------------------------------------------------
 
     def loss(self, out: VAEOutput, features: torch.Tensor, mask: torch.Tensor) -> VAELosses:
-        """The configured objective (module docstring of tenderlib.losses) for `out` against `features`."""
+        """The configured objective (module docstring of tenderlib.models.losses) for `out` against `features`."""
         cfg, pred = self.cfg, out.features
         zero = pred.new_zeros((), dtype=torch.float32)
         recon = reconstruction_loss(pred[..., :2], features, mask, cfg.recon_loss, weighted=cfg.conf_weighted)
@@ -499,6 +499,6 @@ class PAVAE(nn.Module):
         return VAELosses(total, recon.detach(), conf.detach(), vel.detach(), kl.detach())
 
     def training_loss(self, batch) -> VAELosses:
-        """One training objective on a tenderlib.dataset.Batch (the training loop's default loss_fn)."""
+        """One training objective on a tenderlib.data.dataset.Batch (the training loop's default loss_fn)."""
         out = self(batch.features, batch.mask)
         return self.loss(out, batch.features, batch.mask)

@@ -29,12 +29,14 @@ Exactness. A caption's features are bit-identical whatever the batch size and wh
 were encoded before or beside it, so a cache filled in any order, with any batch size, gives the
 same numbers (the stored notebook outputs depend on that). Two rules make it so: only captions of
 one token length (after truncation) share a forward pass, so a pass holds no padding; and a pass
-has a multiple of 4 token rows (captions x length), topped up with copies of its first caption
-(whose outputs are dropped). The second rule is empirical: on the CPU measured (AMD EPYC, AVX-512,
-torch 2.13 with MKL), the matrix products of the linear layers round a row differently when they
-get fewer than 4 rows, or, with several threads, when the rows do not split into multiples of 4 per
-thread; row counts that are multiples of 4 gave every row the same bits at any count, with 1 to 64
-threads (on 2 cores). Checked on 485 captions of 2 to 256 tokens (synthetic ones, one-word ones,
+has at least 32 token rows (captions x length), a multiple of 4, topped up with copies of its first
+caption (whose outputs are dropped). The second rule is empirical: on an AMD EPYC (AVX-512, torch
+2.13 with MKL) the matrix products of the linear layers round a row differently when they get
+fewer than 4 rows, or, with several threads, when the rows do not split into multiples of 4 per
+thread; on an Intel Xeon (AVX-512 with FP16 and BF16) when they get fewer than 16 rows (one caption
+of 3 tokens repeated: 3 to 15 rows differ from 64 repeats at 1.7e-6, 18 rows on agree). Row counts
+of at least 32 that are multiples of 4 gave every row the same bits at any count on both, with 1 to
+64 threads (on 2 cores). Checked on 485 captions of 2 to 256 tokens (synthetic ones, one-word ones,
 long and truncated ones), token features and pooled vectors compared with torch.equal: identical to
 batch size 1 for batch sizes 1, 2, 3, 8, 32, 64 and 128 with 1 and 2 threads (32 and 64 with 4),
 the captions given in one call or spread over many; also identical between 1 and 2 threads. Without
@@ -84,6 +86,7 @@ CLIP_DEFAULT_MODEL = "openai/clip-vit-large-patch14-336"  # the paper's CLIP ViT
 CACHE_SUBDIR = ("outputs", "cache", "text")  # under the repository root
 _CACHE_FORMAT = "tender-text-cache-3"  # part of every fingerprint: bump to invalidate all entries
 _ROW_GRANULE = 4  # token rows of every forward pass are a multiple of this (see Exactness)
+_MIN_TOKEN_ROWS = 32  # and at least this many (see Exactness)
 
 
 class TextEncoderUnavailable(OSError):
@@ -286,8 +289,11 @@ class TextEncoder(abc.ABC):
         for length, group in sorted(groups.items()):
             for start in range(0, len(group), bs):
                 chunk = group[start : start + bs]
-                # copies of the first caption top the pass up to a multiple of _ROW_GRANULE token rows
-                fill = -len(chunk) % (_ROW_GRANULE // math.gcd(length, _ROW_GRANULE))
+                # copies of the first caption top the pass up to at least _MIN_TOKEN_ROWS token rows,
+                # a multiple of _ROW_GRANULE
+                step = _ROW_GRANULE // math.gcd(length, _ROW_GRANULE)  # captions per granule of rows
+                need = max(len(chunk), -(-_MIN_TOKEN_ROWS // length))
+                fill = -(-need // step) * step - len(chunk)
                 with torch.no_grad():  # not inference_mode: cached features feed trainable layers later
                     outputs = self._forward(chunk + chunk[:1] * fill)
                 self._encoded += len(chunk)

@@ -1,7 +1,7 @@
 """Torch Dataset over a packed Store, collate into a padded Batch, and the way back to pixels.
 
 One item is one clip: features (T', K, 3) float32 = normalised (x, y) + raw confidence, where the
-normalisation (tenderlib.normalize) is computed on the whole clip, then the clip is cropped to
+normalisation (tenderlib.data.normalize) is computed on the whole clip, then the clip is cropped to
 `max_frames`. Random crops and random captions are drawn from a hash of (generator_seed, epoch,
 store index), so they do not depend on worker count, order or process; call `set_epoch(e)` before
 each epoch (DataLoader workers copy the dataset when an epoch starts, unless persistent_workers).
@@ -16,10 +16,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from tenderlib.mirror import mirror_caption
-from tenderlib.normalize import NormStats, denormalize_batch, normalize_frames
-from tenderlib.skeleton import flip_keypoints
-from tenderlib.store import Store
+from tenderlib.data.mirror import mirror_caption
+from tenderlib.data.normalize import NormStats, denormalize_batch, normalize_frames
+from tenderlib.data.skeleton import flip_keypoints
+from tenderlib.data.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class MotionDataset(torch.utils.data.Dataset):
     crop: 'random' (seeded by (generator_seed, epoch, index)) | 'center' | 'start'.
     caption: 'random' (seeded likewise) | 'first' | 'all'.
     mirror: probability that an item is mirrored (seeded likewise): the clip reflected with left and
-        right keypoints exchanged, its captions with left and right exchanged (tenderlib.mirror).
+        right keypoints exchanged, its captions with left and right exchanged (tenderlib.data.mirror).
     """
 
     def __init__(self, store: Store, indices=None, *, max_frames: int = 196, min_frames: int = 1,

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from tenderlib.checks import check_choice
-from tenderlib.program import ACTIONS
-from tenderlib.store import QualityRule, Store
+from tenderlib.synthetic.program import ACTIONS
+from tenderlib.data.store import QualityRule, Store
 
 CONF_THRESHOLD = 0.3  # the visibility threshold of the paper and of DWPose drawing
 
@@ -25,7 +25,7 @@ class ExplorationConfig:
 
     data_frac: float = 1.0          # nested share of the training split that is described, in (0, 1]
     num_examples: int = 1           # animated examples per source
-    example_action: str = "wave"    # body action of the worked example (tenderlib.program.ACTIONS)
+    example_action: str = "wave"    # body action of the worked example (tenderlib.synthetic.program.ACTIONS)
     example_side: str = "left"      # its side: left / right / both, or none for actions without a side
 
     def __post_init__(self):
@@ -64,7 +64,7 @@ def labels_column(store: Store, key: str, indices: np.ndarray | None = None, def
 def source_table(store: Store, indices: np.ndarray | None = None, analogues: dict[str, str] | None = None) -> pd.DataFrame:
     """Our Table 9: per source, clips, frames, motion kind and text kind, plus a sum row.
 
-    Columns as tenderlib.paper.table9() (dataset, clips, frames, motion, text), and `analogue`: the
+    Columns as tenderlib.experiments.paper.table9() (dataset, clips, frames, motion, text), and `analogue`: the
     paper's sub-dataset a source stands in for (from `analogues`, else the source name itself).
     """
     idx = np.arange(len(store)) if indices is None else np.asarray(indices)
@@ -89,7 +89,7 @@ def source_table(store: Store, indices: np.ndarray | None = None, analogues: dic
 
 
 def table1_row(store: Store, name: str = "Tender synthetic (ours)") -> dict:
-    """Our row of the paper's Table 1 (dataset comparison), columns as tenderlib.paper.table1()."""
+    """Our row of the paper's Table 1 (dataset comparison), columns as tenderlib.experiments.paper.table1()."""
     length = np.asarray(store.index.length, dtype=np.float64)
     hours = float((length / np.asarray(store.index.fps)).sum() / 3600.0)
     n_texts = sum(len(store.texts(i)) for i in range(len(store)))

@@ -1,6 +1,6 @@
 """A simulated RTMPose-like whole-body pose detector: clean projections in, noisy keypoints and scores out.
 
-The synthetic dataset films a 3D figure (tenderlib.figure) with a random camera (tenderlib.camera)
+The synthetic dataset films a 3D figure (tenderlib.synthetic.figure) with a random camera (tenderlib.synthetic.camera)
 and passes the clean projection through `detect`, which degrades it the way a real top-down
 detector (RTMPose / DWPose on COCO-WholeBody) does (reference/coco_wholebody.md section 8):
 
@@ -32,7 +32,7 @@ detector (RTMPose / DWPose on COCO-WholeBody) does (reference/coco_wholebody.md 
   quality. Geometric visibility (occlusion, facing away, truncation) lowers scores at every quality.
 
 Regions a source does not annotate (face-only, hand-only clips) come out with keypoints 0 and
-confidence exactly 0, the data contract of tenderlib.motion. Deterministic given the rng.
+confidence exactly 0, the data contract of tenderlib.data.motion. Deterministic given the rng.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def detect(points_cam: np.ndarray, uv: np.ndarray, image_size: tuple[int, int], 
     """Simulate the detector on one clip.
 
     points_cam: (T, 133, 3) camera-space points in metres (x right, y down, z = depth forward).
-    uv:         (T, 133, 2) their clean projection in pixels (tenderlib.camera.project).
+    uv:         (T, 133, 2) their clean projection in pixels (tenderlib.synthetic.camera.project).
     image_size: (width, height) of the frame.
     facing_cam: (T, 3) the person's forward direction in camera coordinates (need not be unit).
     regions:    the regions the source annotates; the others come out as keypoints 0, confidence 0.
@@ -304,7 +304,7 @@ def detect(points_cam: np.ndarray, uv: np.ndarray, image_size: tuple[int, int], 
     for r in regions:
         active[REGIONS[r]] = True
 
-    # float32 throughout, one (T, K) array per pixel coordinate (see tenderlib.camera's performance
+    # float32 throughout, one (T, K) array per pixel coordinate (see tenderlib.synthetic.camera's performance
     # note); constants are folded into small arrays (knots, per-frame or per-keypoint factors), since
     # the cost here is mostly the number of numpy calls, not arithmetic.
     u, v = uv[..., 0].astype(f32), uv[..., 1].astype(f32)         # (T, K)

@@ -1,7 +1,7 @@
 """Action programs: what a synthetic clip does (body action sequence + hand gesture + facial expression).
 
 A `Program` is the symbolic description from which the synthetic generator animates a figure
-(tenderlib.actions) and writes captions (tenderlib.captions). It is the single source of truth for
+(tenderlib.synthetic.actions) and writes captions (tenderlib.synthetic.captions). It is the single source of truth for
 "what happens in the clip", so captions can be checked against motion.
 """
 from __future__ import annotations
@@ -60,7 +60,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "shadow_box": ActionSpec(False, 0.8, (3, 8), _ARMS | {"torso"}),
 }
 
-# Hand gestures (tenderlib.hand) and facial expressions (tenderlib.face) a program can ask for.
+# Hand gestures (tenderlib.synthetic.hand) and facial expressions (tenderlib.synthetic.face) a program can ask for.
 GESTURES = ("relaxed", "open", "fist", "point", "peace", "thumbs_up", "ok", "count", "wiggle", "grab")
 EXPRESSIONS = ("neutral", "smile", "frown", "surprise", "open_mouth", "talk", "blink", "brow_raise", "angry", "sad")
 

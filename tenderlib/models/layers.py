@@ -1,6 +1,6 @@
 """Transformer building blocks shared by the models: attention, blocks, the long-skip transformer.
 
-The PA-VAE (tenderlib.vae), the latent denoiser and MoLIP are built from these pieces.
+The PA-VAE (tenderlib.models.vae), the latent denoiser and MoLIP are built from these pieces.
 
     PositionalEmbedding(max_len, dim, kind)   adds a fixed (sinusoidal) or learned position
                                               vector; a sequence longer than the table raises

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from tenderlib import training
-from tenderlib.losses import PartErrors, part_errors
-from tenderlib.vae import PAVAE, VAEConfig
+from tenderlib.models.losses import PartErrors, part_errors
+from tenderlib.models.vae import PAVAE, VAEConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def evaluate_reconstruction(model: PAVAE, dataset, batch_size: int = 32, num_par
     min_confidence: count keypoints whose true confidence exceeds this (0: all annotated ones).
     The velocity error counts keypoints counted in both frames t and t + 1.
     """
-    from tenderlib.dataset import collate
+    from tenderlib.data.dataset import collate
 
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to evaluate")
@@ -97,11 +97,11 @@ def evaluate_reconstruction(model: PAVAE, dataset, batch_size: int = 32, num_par
 @torch.no_grad()
 def evaluate_movement(model: PAVAE, dataset, batch_size: int = 32, min_confidence: float | None = None,
                       ) -> dict[str, dict[str, float]]:
-    """tenderlib.movement.reconstruction_movement of the reconstructions (z = mu) of every clip of
+    """tenderlib.evaluation.movement.reconstruction_movement of the reconstructions (z = mu) of every clip of
     `dataset` (a MotionDataset, in order), counted where the truth's confidence > min_confidence
-    (default: tenderlib.movement.MIN_CONFIDENCE)."""
-    from tenderlib import movement
-    from tenderlib.dataset import collate
+    (default: tenderlib.evaluation.movement.MIN_CONFIDENCE)."""
+    from tenderlib.evaluation import movement
+    from tenderlib.data.dataset import collate
 
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to evaluate")
@@ -171,7 +171,7 @@ def ablation_config(base: VAEConfig, name: str, velocity_weight: float = 1.0) ->
 class VAEExperimentConfig:
     """What notebook 02 does beyond training one VAE: data, ablation rows, evaluation."""
 
-    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.store)
+    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.data.store)
     part_variants: tuple[str, ...] = ("VAE", "PA-VAE-1-4", "PA-VAE-2-4", "PA-VAE-2-3", "PA-VAE-2-2")  # Tables 5/14
     latent_variants: tuple[str, ...] = ()  # "<l>-<n>-<d>" rows of Table 12 (the skip rows are always added)
     objective_variants: tuple[str, ...] = OBJECTIVES  # rows of Tables 7/16
@@ -219,7 +219,7 @@ def build(config: VAEConfig, seed: int = 0) -> PAVAE:
 
 def train_dataset(store, indices, config: VAEConfig, seed: int = 0):
     """The clips `indices` as the VAE trains on them: random crops of config.max_frames frames."""
-    from tenderlib.dataset import MotionDataset
+    from tenderlib.data.dataset import MotionDataset
 
     return MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="first",
                          generator_seed=seed)
@@ -227,7 +227,7 @@ def train_dataset(store, indices, config: VAEConfig, seed: int = 0):
 
 def eval_dataset(store, indices, config: VAEConfig):
     """The clips `indices` as the VAE is evaluated and encoded: centre crops of config.max_frames."""
-    from tenderlib.dataset import MotionDataset
+    from tenderlib.data.dataset import MotionDataset
 
     return MotionDataset(store, indices, max_frames=config.max_frames, crop="center", caption="first")
 
@@ -260,7 +260,7 @@ class Latents(NamedTuple):
 @torch.no_grad()
 def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
     """Posterior means of every item of `dataset` (a MotionDataset, in order; see eval_dataset)."""
-    from tenderlib.dataset import collate
+    from tenderlib.data.dataset import collate
 
     if len(dataset) == 0:
         raise ValueError("dataset is empty: nothing to encode")
@@ -327,7 +327,7 @@ class Reconstruction:
 @torch.no_grad()
 def reconstruct(model: PAVAE, dataset, positions) -> list[Reconstruction]:
     """Reconstructions (z = mu) of the dataset items at `positions`."""
-    from tenderlib.dataset import collate, to_pixels
+    from tenderlib.data.dataset import collate, to_pixels
 
     items = [dataset[int(k)] for k in positions]
     if not items:

@@ -1,6 +1,6 @@
 """The random pinhole camera that films a synthetic 3D figure: projection and framing.
 
-World frame (tenderlib.figure): right-handed, metres, y up, floor at y = 0; at yaw 0 the person
+World frame (tenderlib.synthetic.figure): right-handed, metres, y up, floor at y = 0; at yaw 0 the person
 faces +z and their left is +x. Camera frame (OpenCV): x right, y down, z forward, so a camera
 point (x, y, z) lands on pixel
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.curves import smooth_noise, smoothstep, timebase, uniform
+from tenderlib.synthetic.curves import smooth_noise, smoothstep, timebase, uniform
 
-from tenderlib.skeleton import REGIONS
+from tenderlib.data.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
 NUM_FACE_POINTS = REGIONS["face"].stop - REGIONS["face"].start    # 68

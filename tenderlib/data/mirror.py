@@ -1,11 +1,11 @@
 """Left/right mirroring of a text-motion pair.
 
 A clip reflected about its vertical axis, with every left keypoint exchanged for its right twin
-(`tenderlib.skeleton.flip_keypoints`), is the motion of the caption with "left" and "right"
+(`tenderlib.data.skeleton.flip_keypoints`), is the motion of the caption with "left" and "right"
 exchanged (`swap_sides`); a caption that names no side describes both. This is how HumanML3D
 doubles its data (its mirrored "M" motions with swapped texts); here it is a training-time
-augmentation (`tenderlib.dataset.MotionDataset(mirror=p)`) and the hard negatives of MoLIP's
-laterality loss (`tenderlib.molip`).
+augmentation (`tenderlib.data.dataset.MotionDataset(mirror=p)`) and the hard negatives of MoLIP's
+laterality loss (`tenderlib.models.molip`).
 """
 from __future__ import annotations
 

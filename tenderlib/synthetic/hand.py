@@ -34,9 +34,9 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.curves import keyframes, smooth_noise, smoothstep, timebase, uniform
+from tenderlib.synthetic.curves import keyframes, smooth_noise, smoothstep, timebase, uniform
 
-from tenderlib.skeleton import REGIONS
+from tenderlib.data.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenderlib.motion import NUM_KEYPOINTS
-from tenderlib.skeleton import KEYPOINT_INDEX
+from tenderlib.data.motion import NUM_KEYPOINTS
+from tenderlib.data.skeleton import KEYPOINT_INDEX
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Losses of the PA-VAE (paper 4.2-4.3, Table 7) and the per-part reconstruction error.
 
-Tensors follow tenderlib.dataset.Batch: features (B, T, K, 3) = normalised x, y and the raw
+Tensors follow tenderlib.data.dataset.Batch: features (B, T, K, 3) = normalised x, y and the raw
 detector confidence; mask (B, T) bool, True = a real frame. A keypoint counts when its frame
 is real and the source annotates it, i.e. its confidence is not exactly 0: keypoints that a
 face-only or hand-only clip does not have contribute nothing, and neither does padding.
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tenderlib.skeleton import part_ids, part_names
+from tenderlib.data.skeleton import part_ids, part_names
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class PartErrors:
 def part_errors(pred_xy: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
                 scale: torch.Tensor | None = None, num_parts: int = 4,
                 min_confidence: float = 0.0) -> PartErrors:
-    """L2 distance between predicted and true keypoints, summed per part (tenderlib.skeleton grouping).
+    """L2 distance between predicted and true keypoints, summed per part (tenderlib.data.skeleton grouping).
 
     pred_xy (B, T, K, 2); target (B, T, K, 3); mask (B, T); scale (B,) pixels per feature unit
     (Batch.scale) or None. Counts real frames whose keypoint confidence exceeds `min_confidence`

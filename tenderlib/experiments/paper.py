@@ -114,7 +114,7 @@ def real_motions() -> pd.DataFrame:
 # The PA-VAE ablations (section 5.4, appendix C). They are generation metrics of the whole model
 # (PA-VAE + latent diffusion, scored by MoLIP); notebook 02 shows them beside reconstruction
 # errors of the VAE alone, and notebook 03 beside generation metrics. `method` uses our names
-# (tenderlib.vae.VAEConfig.name, tenderlib.vae_runs.OBJECTIVES) so that rows pair with ours.
+# (tenderlib.models.vae.VAEConfig.name, tenderlib.experiments.vae_runs.OBJECTIVES) so that rows pair with ours.
 GENERATION_METRICS = ("top1", "top2", "top3", "fid", "mm_dist", "diversity", "multimodality")
 
 
@@ -183,7 +183,7 @@ def table12() -> pd.DataFrame:
 def table16() -> pd.DataFrame:
     """Table 16 (appendix C): ways of using the confidence, on D2, every metric.
 
-    Columns: method ("none" or the "+"-joined flags, tenderlib.vae_runs.OBJECTIVES), velocity
+    Columns: method ("none" or the "+"-joined flags, tenderlib.experiments.vae_runs.OBJECTIVES), velocity
     (velocity loss in the PA-VAE's training), weighted (confidence-weighted reconstruction loss),
     cag (confidence-aware generation), then GENERATION_METRICS. The first row is PA-VAE-2-4
     without any of the three.
@@ -269,7 +269,7 @@ def table11() -> pd.DataFrame:
 def table13() -> pd.DataFrame:
     """Table 13 (appendix C): text conditioning of the denoiser.
 
-    Columns: conditioning (tenderlib.denoiser.CONDITIONINGS: concat, add, text_transformer,
+    Columns: conditioning (tenderlib.models.denoiser.CONDITIONINGS: concat, add, text_transformer,
     cross_attention), method (the paper's name), then the metrics. The concatenate row equals
     Table 11's 20% / 9-layer row: the ablation seems to have trained on 20% of D1.
     """

@@ -49,9 +49,9 @@ from typing import Iterable
 
 import numpy as np
 
-from tenderlib.motion import NUM_KEYPOINTS, Motion
-from tenderlib.normalize import NORM_VERSION, NormStats, norm_stats
-from tenderlib.skeleton import REGIONS
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.normalize import NORM_VERSION, NormStats, norm_stats
+from tenderlib.data.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ _HASH_PERSON = b"tender-split"  # blake2b personalisation: changing it reshuffle
 
 
 def _regions() -> tuple[tuple[str, np.ndarray], ...]:
-    """Regions of tenderlib.skeleton as (name, keypoint indices)."""
+    """Regions of tenderlib.data.skeleton as (name, keypoint indices)."""
     return tuple((name, np.arange(NUM_KEYPOINTS)[where]) for name, where in REGIONS.items())
 
 
@@ -206,8 +206,8 @@ class StoreIndex:
     split_key: np.ndarray  # (N,) float64 in [0, 1), from the split group (split_group)
     frac_key: np.ndarray  # (N,) float64 in [0, 1), from the split group
     id_key: np.ndarray  # (N,) float64 in [0, 1), from clip_id (look-ups by id)
-    norm_center: np.ndarray  # (N, 2) float64, tenderlib.normalize centre of the clip (pixels)
-    norm_scale: np.ndarray  # (N,) float64, tenderlib.normalize scale of the clip (pixels)
+    norm_center: np.ndarray  # (N, 2) float64, tenderlib.data.normalize centre of the clip (pixels)
+    norm_scale: np.ndarray  # (N,) float64, tenderlib.data.normalize scale of the clip (pixels)
 
     @property
     def confident_fraction(self) -> np.ndarray:
@@ -691,7 +691,7 @@ class Store:
         return self.sources[int(self.index.source_code[self._check(i)])]
 
     def norm_stats(self, i: int) -> NormStats:
-        """tenderlib.normalize statistics of clip i: precomputed, or recomputed for an older store."""
+        """tenderlib.data.normalize statistics of clip i: precomputed, or recomputed for an older store."""
         i = self._check(i)
         if self.manifest.get("norm_version") != NORM_VERSION:
             f = self.frames(i)
@@ -759,7 +759,7 @@ class Store:
         """Sorted int64 clip indices matching `sel`. nonempty: raise ValueError saying which
         filter emptied it (with the clips left after each) instead of returning no clip."""
         if not isinstance(sel, Selection):
-            raise ValueError("select expects a Selection (e.g. tenderlib.store.selection('D1', split)), "
+            raise ValueError("select expects a Selection (e.g. tenderlib.data.store.selection('D1', split)), "
                              f"got {type(sel).__name__}")
         keep = np.ones(len(self), dtype=bool)
         steps = [("the store", len(self))]  # (filter, clips left after it)

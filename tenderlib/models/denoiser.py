@@ -10,8 +10,8 @@
 
 Network. The noisy latent's n tokens (VAE latent width d_z) are projected to the width `dim`;
 the timestep goes through a sinusoidal table and an MLP to one token; the caption's frozen
-sentence vector (tenderlib.text, pooled) is projected to one token. The token sequence runs
-through tenderlib.layers.SkipTransformer (long skips, MLD's denoiser) with learned positions,
+sentence vector (tenderlib.models.text, pooled) is projected to one token. The token sequence runs
+through tenderlib.models.layers.SkipTransformer (long skips, MLD's denoiser) with learned positions,
 and the latent positions are projected back to d_z: the prediction of x0 (paper eq. 5; MDM's
 parameterisation, not MLD's epsilon). Text conditioning variants (Table 13):
 
@@ -47,9 +47,9 @@ from torch import nn
 
 from tenderlib import training
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
-from tenderlib.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
-from tenderlib.scheduler import NoiseScheduler, SchedulerConfig
-from tenderlib.text import TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
+from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
+from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
+from tenderlib.models.text import TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class DenoiserConfig:
 
     @classmethod
     def for_vae(cls, vae_config, **changes) -> "DenoiserConfig":
-        """A config whose latent shape is that of a tenderlib.vae.VAEConfig."""
+        """A config whose latent shape is that of a tenderlib.models.vae.VAEConfig."""
         return cls(**{"latent_tokens": vae_config.latent_tokens, "latent_dim": vae_config.latent_dim, **changes})
 
     def scheduler_config(self) -> SchedulerConfig:
@@ -280,7 +280,7 @@ class Denoiser(nn.Module):
     # ---- text -------------------------------------------------------------------------------
 
     def encode_text(self, captions: Sequence[str]) -> TextFeatures:
-        """Frozen features of the captions (on the model's device); empty captions raise (tenderlib.text)."""
+        """Frozen features of the captions (on the model's device); empty captions raise (tenderlib.models.text)."""
         return self.text_encoder.encode(captions).to(self.latent_mean.device)
 
     def null_text(self, batch: int = 1) -> TextFeatures:
@@ -374,7 +374,7 @@ class LatentKey:
 
     vae_run: str  # the VAE's run folder name: vae-<hash of its configs and data>
     store: str  # the store's folder name
-    selection: Any = None  # which clips were encoded (a tenderlib.store.Selection)
+    selection: Any = None  # which clips were encoded (a tenderlib.data.store.Selection)
 
 
 def load_or_train(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,

@@ -14,9 +14,9 @@ redrawn in every replication: a random crop and a random one of the clip's capti
 is small but not exactly 0, as in the paper's row. Embeddings are unit vectors: MM-Dist and
 Diversity are distances on the unit sphere (at most 2), not on the paper's unnormalised scale.
 
-Generated motions enter as normalised features (B, T, K, 3) like tenderlib.dataset's; a
+Generated motions enter as normalised features (B, T, K, 3) like tenderlib.data.dataset's; a
 generator that produces no confidence passes (B, T, K, 2) through `with_confidence`, which sets
-it to 1 (MoLIP rejects a motion whose confidence is 0 everywhere: tenderlib.molip).
+it to 1 (MoLIP rejects a motion whose confidence is 0 everywhere: tenderlib.models.molip).
 """
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from tenderlib import metrics
-from tenderlib.dataset import collate
-from tenderlib.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
-from tenderlib.movement import corrupt
-from tenderlib.paper import MOLIP_METRICS
-from tenderlib.store import Store
+from tenderlib.evaluation import metrics
+from tenderlib.data.dataset import collate
+from tenderlib.models.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
+from tenderlib.evaluation.movement import corrupt
+from tenderlib.experiments.paper import MOLIP_METRICS
+from tenderlib.data.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ SANITY_ROWS = ("real", "shuffled", "reversed", "frozen", "first")
 def motion_sanity(model: MoLIP, store: Store, indices, config: metrics.MetricsConfig = metrics.MetricsConfig(),
                   batch_size: int = 256, seed: int = 0) -> dict[str, metrics.EvalResult]:
     """The test clips scored as generated motions of their first captions, as they are and corrupted
-    in time (tenderlib.movement.corrupt: frames shuffled, played backwards, frozen at the mean pose,
+    in time (tenderlib.evaluation.movement.corrupt: frames shuffled, played backwards, frozen at the mean pose,
     first frame held), against the real reference. An evaluator that reads movement scores the
     corrupted rows well below the real one; one that reads poses alone scores them alike."""
     indices = np.asarray(indices, dtype=np.int64)

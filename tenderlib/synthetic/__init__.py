@@ -26,10 +26,10 @@ from typing import Iterator
 
 import numpy as np
 
-from tenderlib import actions, camera, captions, detector, figure
-from tenderlib.motion import Motion
+from tenderlib.synthetic import actions, camera, captions, detector, figure
+from tenderlib.data.motion import Motion
 from tenderlib.checks import check_choice
-from tenderlib.program import ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, BodySegment, Program
+from tenderlib.synthetic.program import ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, BodySegment, Program
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class SyntheticConfig:
     captions_per_clip: int = 3                # captions written per clip
     length_scale: float = 1.0                 # multiplies every source's mean clip length
     keep_3d: bool = True                      # keep the 3D ground truth (doubles the store; scale builds skip it)
-    motion_version: int = 2                   # body animation (tenderlib.actions): 2 = after the realism
+    motion_version: int = 2                   # body animation (tenderlib.synthetic.actions): 2 = after the realism
                                               # measurements of issue 4; 1 = before (reproduces the comparison)
 
     def __post_init__(self):
@@ -317,8 +317,9 @@ def generate(cfg: SyntheticConfig, workers: int = 2, chunk: int = 64, start: int
 # The modules whose code decides what a clip is (everything `import tenderlib.synthetic` loads; a
 # test keeps the list complete). Their source is part of a store's cache key: an edit to the
 # generator gives a new store instead of silently reusing clips made by the old code.
-GENERATOR_MODULES = ("actions", "camera", "captions", "checks", "curves", "detector", "face", "figure", "hand",
-                     "motion", "program", "skeleton", "synthetic")
+GENERATOR_MODULES = ("synthetic.actions", "synthetic.camera", "synthetic.captions", "checks", "synthetic.curves",
+                     "synthetic.detector", "synthetic.face", "synthetic.figure", "synthetic.hand", "data.motion",
+                     "synthetic.program", "data", "data.skeleton", "synthetic")
 
 
 @functools.lru_cache(maxsize=1)
@@ -347,7 +348,8 @@ def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
     (the store is renamed into place complete); its hidden leftovers are removed here
     (`store.clean_stale_builds`) and the next call builds again.
     """
-    from tenderlib import params, store
+    from tenderlib import params
+    from tenderlib.data import store
 
     path = store_path(cfg)
     store.clean_stale_builds(path)

@@ -3,7 +3,7 @@ the real clips of the same captions.
 
 A pose error says nothing about movement: a model that holds each clip's mean pose scores well
 on it and does not move at all. These measures read the movement only. All work on clips in
-normalised units (tenderlib.normalize): xy (T, K, 2) and a bool `valid` (T, K) = real frame and
+normalised units (tenderlib.data.normalize): xy (T, K, 2) and a bool `valid` (T, K) = real frame and
 keypoint confidently annotated; a part counts in a clip where it is valid.
 
     std               within-clip spread: RMS over valid (frame, keypoint) of the distance of a
@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from tenderlib.skeleton import part_indices, part_names
+from tenderlib.data.skeleton import part_indices, part_names
 
 DISPLACEMENT_FRAMES = 15  # k at 30 fps: half a second
 MIN_CONFIDENCE = 0.3  # a keypoint counts where its confidence exceeds this (the paper's quality threshold)

@@ -44,8 +44,8 @@ from typing import Iterable
 
 import numpy as np
 
-from tenderlib import camera
-from tenderlib.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
+from tenderlib.synthetic import camera
+from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class ComparisonConfig:
 def facing(points: np.ndarray) -> np.ndarray:
     """(T, 3) unit horizontal facing from the hips and shoulders of (T, 133, 3) world points (y up).
 
-    The person's left is at +x when they face +z (tenderlib.figure), so facing = (left - right) x up.
+    The person's left is at +x when they face +z (tenderlib.synthetic.figure), so facing = (left - right) x up.
     """
     across = (points[:, _HIPS[0]] - points[:, _HIPS[1]]) + (points[:, _SHOULDERS[0]] - points[:, _SHOULDERS[1]])
     f = np.cross(across, _UP)  # (T, 3), horizontal

@@ -3,7 +3,7 @@
 World frame (right-handed, metres): y up, floor at y = 0, at yaw 0 the person faces +z and their
 left is +x. A pose is a vector of named joint angles (`DOFS`, radians); `forward_kinematics` turns a
 (T, D) angle track into the 133 COCO-WholeBody points (T, 133, 3), with the 68-point face
-(tenderlib.face) and the two 21-point hands (tenderlib.hand) attached to the head and wrists.
+(tenderlib.synthetic.face) and the two 21-point hands (tenderlib.synthetic.hand) attached to the head and wrists.
 `ground` then moves the root so the stance foot stays planted (no sliding) and the lowest foot
 point touches the floor, except in flight.
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenderlib import face as face_model
-from tenderlib import hand as hand_model
-from tenderlib.skeleton import NUM_KEYPOINTS, REGIONS
+from tenderlib.synthetic import face as face_model
+from tenderlib.synthetic import hand as hand_model
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
 
 # ----------------------------------------------------------------------------- joint angles
 _SIDE_DOFS = ("sh_plane", "sh_elev", "sh_rot", "elbow", "pron", "wrist_flex", "wrist_dev",
@@ -175,8 +175,8 @@ def forward_kinematics(pose: np.ndarray, shape: BodyShape, face_weights: np.ndar
                        hand_angles: tuple[np.ndarray, np.ndarray]) -> Kinematics:
     """Joint angles -> 133 keypoints with the pelvis at the origin.
 
-    pose: (T, D) radians in DOFS order; face_weights: (T, K) expression weights (tenderlib.face);
-    hand_angles: (left, right), each (T, 5, 4) finger angles (tenderlib.hand). Frames are independent,
+    pose: (T, D) radians in DOFS order; face_weights: (T, K) expression weights (tenderlib.synthetic.face);
+    hand_angles: (left, right), each (T, 5, 4) finger angles (tenderlib.synthetic.hand). Frames are independent,
     so several clips can be concatenated along T, with `stack_shapes` giving each frame its body.
     """
     T = pose.shape[0]
