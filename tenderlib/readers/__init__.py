@@ -17,10 +17,11 @@ from tenderlib.readers.holistic import HolisticConfig, read_holistic
 from tenderlib.readers.mmpose_json import MMPoseConfig, read_mmpose
 from tenderlib.readers.mocap import MocapConfig, read_bandai, read_bvh_folder
 from tenderlib.readers.report import BuildReport, Reading, ReaderError, Rejected, build
-from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_load
+from tenderlib.readers.safe_pickle import (CorruptPickleError, PickleLimitError, PickleLimits, UnsafePickleError,
+                                          safe_load)
 
 __all__ = [
-    "BuildReport", "CorruptPickleError", "HolisticConfig", "Limits", "MMPoseConfig", "MocapConfig", "Reading",
-    "ReaderError", "Rejected", "UnsafePickleError", "build", "read_bandai", "read_bvh_folder",
-    "read_holistic", "read_mmpose", "safe_load",
+    "BuildReport", "CorruptPickleError", "HolisticConfig", "Limits", "MMPoseConfig", "MocapConfig", "PickleLimitError",
+    "PickleLimits", "Reading", "ReaderError", "Rejected", "UnsafePickleError", "build", "read_bandai",
+    "read_bvh_folder", "read_holistic", "read_mmpose", "safe_load",
 ]

@@ -55,7 +55,7 @@ import numpy as np
 from tenderlib.data.motion import FPS_RANGE, MAX_IMAGE_SIDE, Motion
 from tenderlib.readers.files import Limits, folders, list_files, read_bytes, regular_file, shown
 from tenderlib.readers.report import Outcome, Reading, ReaderError, map_ordered, unexpected
-from tenderlib.readers.safe_pickle import CorruptPickleError, UnsafePickleError, safe_loads
+from tenderlib.readers.safe_pickle import CorruptPickleError, PickleLimitError, UnsafePickleError, safe_loads
 from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
 
 logger = logging.getLogger(__name__)
@@ -596,6 +596,8 @@ def read_clip_file(task: tuple[str, str, str, str, str, HolisticConfig]) -> Outc
             obj = safe_loads(read_bytes(Path(pkl), cfg.limits), name=pkl)
         except UnsafePickleError as e:
             raise ReaderError(str(e), "unsafe-pickle") from None
+        except PickleLimitError as e:
+            raise ReaderError(str(e), "too-large") from None
         except CorruptPickleError as e:
             raise ReaderError(str(e), "corrupt-pickle") from None
         texts, notes = read_captions(Path(txt), cfg.caption_errors, root, cfg.limits)
