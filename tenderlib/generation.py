@@ -36,7 +36,7 @@ Saving. pipeline.json (version 2) records the VAE checkpoint (path relative to t
 the sha256 of its model.safetensors; `Tender.load` refuses a VAE whose weights hash differently
 (pipeline.json edited to point at another VAE, or the VAE's weights replaced), and any pipeline.json
 that is not valid JSON, lacks a field or holds an unusable value, with
-tenderlib.training.CheckpointMismatchError naming the files. A version 1 pipeline.json (written
+tenderlib.checkpoints.CheckpointMismatchError naming the files. A version 1 pipeline.json (written
 before the hash was recorded) loads with a warning that its VAE is unchecked. The checkpoints
 themselves are checked by tenderlib.training (config, readability, finite weights).
 """
@@ -54,10 +54,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from tenderlib import checkpoints
 from tenderlib.checks import check_positive
 from tenderlib.models.denoiser import Denoiser
 from tenderlib.data.motion import Motion
-from tenderlib.training import MODEL_FILE, CheckpointMismatchError, weights_hash
+from tenderlib.checkpoints import MODEL_FILE, CheckpointMismatchError, weights_hash
 from tenderlib.models.vae import PAVAE, frame_mask
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,6 @@ class Tender:
         """The pipeline saved in a denoiser run folder (pipeline.json + its newest checkpoint), checked
         (module docstring, Saving)."""
         from tenderlib.models import denoiser as dn
-        from tenderlib import training
 
         run_dir = Path(run_dir)
         path = run_dir / PIPELINE_FILE
@@ -259,7 +259,7 @@ class Tender:
             raise FileNotFoundError(f"{run_dir} is not a Tender run folder (no {PIPELINE_FILE}); notebook 03 "
                                     f"(notebooks/03_diffusion.ipynb) writes one")
         body = read_pipeline(path)
-        last = training.latest_checkpoint(run_dir)
+        last = checkpoints.latest_checkpoint(run_dir)
         if last is None:
             raise FileNotFoundError(f"{run_dir} holds no finished denoiser checkpoint; run notebook 03 to train one")
         vae_ckpt = (run_dir / body["vae_checkpoint"]).resolve()
@@ -316,12 +316,12 @@ def find_run(root=None, profile: str | None = None) -> Path:
     """The Tender run `tender generate` uses: among outputs/<profile>/checkpoints/tender-*/ (every
     profile when None) that hold pipeline.json and a finished checkpoint, the one whose pipeline.json
     was written last. FileNotFoundError naming notebook 03 when there is none."""
-    from tenderlib import paths, training
+    from tenderlib import paths
 
     base = Path(root) if root is not None else paths.repo_root()
     pattern = f"{paths.check_profile(profile)}/checkpoints/tender-*" if profile else "*/checkpoints/tender-*"
     runs = [p for p in (base / "outputs").glob(pattern)
-            if (p / PIPELINE_FILE).is_file() and training.latest_checkpoint(p) is not None]
+            if (p / PIPELINE_FILE).is_file() and checkpoints.latest_checkpoint(p) is not None]
     if not runs:
         where = f"outputs/{profile}/checkpoints" if profile else "outputs/*/checkpoints"
         raise FileNotFoundError(f"no trained Tender model under {where}: run notebook 03 (papermill "
@@ -530,7 +530,6 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     import time
 
     from tenderlib.models import denoiser as dn
-    from tenderlib import training
 
     t0 = time.perf_counter()
     data, key = latent_dataset(vae_run, store, selection, train_config.seed)
@@ -539,7 +538,7 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     lengths = LengthSampler.fit(store.index.length[indices], vae_run.model.cfg.max_frames)
     fps = float(np.median(store.index.fps[indices]))
     pipe = Tender(vae_run.model, run.model, lengths, fps)
-    vae_ckpt = training.latest_checkpoint(vae_run.run_dir)
+    vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
     if publish and vae_ckpt is not None:
         pipe.save(run.run_dir, vae_ckpt)
     return TenderRun(pipe, run.run_dir, run.trained_now, run.step, time.perf_counter() - t0, run.history, len(data))

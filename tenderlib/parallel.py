@@ -15,7 +15,7 @@ numbers of running them one after another in the notebook's own process (tests/t
   afresh; the environment (TENDER_ROOT, TENDER_PROGRESS) is inherited.
 - jobs=1 runs the tasks in this process, one after another, without starting anything.
 - Each worker sets one torch thread and the notebooks' deterministic kernels
-  (training.make_deterministic), whatever the parent had.
+  (seeding.make_deterministic), whatever the parent had.
 - A failing task raises its exception in the parent once the other tasks have ended;
   the runs that finished have left their checkpoints, so a re-run loads them.
 """
@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from tenderlib import progress
+from tenderlib import progress, seeding
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,9 @@ def check_jobs(jobs) -> int:
 def _init_worker() -> None:
     import torch
 
-    from tenderlib import training
 
     torch.set_num_threads(1)
-    training.make_deterministic()
+    seeding.make_deterministic()
     logging.getLogger("tenderlib").setLevel(logging.ERROR)
 
 

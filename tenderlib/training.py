@@ -1,4 +1,4 @@
-"""The one training loop of every model (DESIGN.md section 6), and its checkpoints.
+"""The one training loop of every model, and the run folders that make it "load or train".
 
     train(model, dataset, TrainConfig(...), run_dir, config=model_cfg) -> TrainResult
     load_or_train(model, train_cfg, folder, make_dataset, config=model_cfg) -> TrainResult
@@ -8,22 +8,11 @@
   (dropout, the VAE's reparameterisation, diffusion noise) is re-seeded from (seed, rank, step)
   before every step, so a step's randomness does not depend on what ran before it.
 - AdamW with a constant learning rate after an optional linear warm-up; optional gradient clipping.
-- Checkpoints every `checkpoint_every` steps and at the end, in `run_dir/step_<8 digits>/`:
-      model.safetensors        the weights (metadata: config class and JSON)
-      optimizer.safetensors    AdamW's state tensors (no pickle anywhere: loading runs no code)
-      model_config.json        the model's config (tenderlib.params.to_json)
-      train_config.json        this TrainConfig
-      state.json               step, loss history, the partial loss sums since the last log
-  A checkpoint is written into a hidden folder and renamed into place, so a kill while writing
-  leaves the previous one intact. `train` resumes from the newest one: training 2N steps in one
-  go, or N steps, a kill and a restart, gives bit-identical weights (tests/test_training.py).
-  A run whose newest checkpoint is at max_steps returns at once: `train` is also "load or train".
-- Loading trusts nothing in a checkpoint folder: model_config.json must repeat the config stored in
-  model.safetensors' metadata (an edited copy would silently change the model that is built), the
-  config must pass its class's checks (plausible sizes), the weights must be readable, fit the
-  model and be finite. Anything else raises CheckpointMismatchError naming the file (and the
-  fields or tensors). The config of a checkpoint whose weights carry none in their metadata is
-  refused (read_config, check_config): every checkpoint written with a config stores it there.
+- Checkpoints every `checkpoint_every` steps and at the end, in `run_dir/step_<8 digits>/`
+  (tenderlib.checkpoints: written atomically, read without trust). `train` resumes from the newest
+  one: training 2N steps in one go, or N steps, a kill and a restart, gives bit-identical weights
+  (tests/test_training.py). A run whose newest checkpoint is at max_steps returns at once: `train`
+  is also "load or train".
 - Progress bar (tqdm) when interactive (a terminal or a Jupyter kernel), never when the
   environment variable TQDM_DISABLE is set; otherwise quiet, with a log line every `log_every` steps.
 - Precision by the hardware (`autocast="auto"`, tenderlib.precision): bf16 autocast on GPUs and on
@@ -39,44 +28,30 @@ fields are logged (e.g. tenderlib.models.vae.VAELosses).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import os
 import re
-import shutil
-import struct
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tenderlib import params, precision, progress
+from tenderlib.checkpoints import (CheckpointMismatchError, check_config, checkpoint_step, config_mismatch,
+                                   latest_checkpoint, load_optimizer, load_weights, save_checkpoint)
+from tenderlib.seeding import mix_seed
 from tenderlib.paths import output_dir
 
 log = logging.getLogger(__name__)
 
-FORMAT = "tender-checkpoint"
-FORMAT_VERSION = 1
-MODEL_FILE = "model.safetensors"  # the weights; metadata: format, version, step, config_class, config
-CONFIG_FILE = "model_config.json"  # the readable copy of the model's config
-_STEP_DIR = re.compile(r"step_(\d{8})")
 # TrainConfig fields that must match to resume a run (the others may change between restarts)
 RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast")
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint cannot be trusted: unreadable (missing, empty, truncated), edited (model_config.json
-    disagrees with the weights' metadata), with an implausible config or non-finite weights, or not
-    fitting the model or run it is loaded into. A ValueError: the command line reports it as a user error."""
 
 
 @dataclass(frozen=True)
@@ -156,31 +131,7 @@ class ModelRun:
 
 
 # --------------------------------------------------------------------------------------------
-# Seeds
-
-
-def mix_seed(*values: int) -> int:
-    """A 63-bit seed fixed by a tuple of ints (e.g. seed, rank, step): cheap, process-independent."""
-    digest = hashlib.blake2b(struct.pack(f"<{len(values)}q", *values), digest_size=8,
-                             person=b"tender-train").digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def make_deterministic() -> None:
-    """Deterministic torch kernels (what the notebooks run under), without torch's NaN-filling of
-    every new tensor that comes with them (`fill_uninitialized_memory`: 7% of a PA-VAE step on
-    CPU); the results do not change, since no kernel used here reads memory it has not written."""
-    torch.use_deterministic_algorithms(True)
-    torch.utils.deterministic.fill_uninitialized_memory = False
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch (CPU and CUDA) before building a model, so its initial weights are reproducible."""
-    torch.manual_seed(seed)
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints
+# Run folders
 
 
 def run_dir(profile: str, name: str, *configs) -> Path:
@@ -188,203 +139,6 @@ def run_dir(profile: str, name: str, *configs) -> Path:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"name must be made of [A-Za-z0-9_.-], got {name!r}")
     return output_dir(profile, "checkpoints") / f"{name}-{params.config_hash(*configs)}"
-
-
-def checkpoints(folder: str | os.PathLike) -> list[Path]:
-    """Complete checkpoint folders of a run (those with state.json), oldest first."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir() if p.is_dir() and _STEP_DIR.fullmatch(p.name) and (p / "state.json").is_file()]
-    return sorted(found, key=lambda p: p.name)
-
-
-def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """The newest complete checkpoint of a run folder, or None."""
-    found = checkpoints(folder)
-    return found[-1] if found else None
-
-
-def _config_record(config) -> dict:
-    return {"class": type(config).__qualname__, "config": json.loads(params.to_json(config))}
-
-
-def _mismatch(saved: dict, wanted: dict, names=("checkpoint", "requested")) -> list[str]:
-    keys = list(dict.fromkeys([*saved, *wanted]))
-    return [f"{k}: {names[0]} {saved.get(k, '<absent>')!r}, {names[1]} {wanted.get(k, '<absent>')!r}"
-            for k in keys if saved.get(k, object()) != wanted.get(k, object())]
-
-
-def _read_metadata(path: Path) -> dict[str, str]:
-    """The metadata of a safetensors file (its header only is read)."""
-    try:
-        with safe_open(path, "pt") as f:
-            return f.metadata() or {}
-    except (OSError, SafetensorError) as err:
-        raise CheckpointMismatchError(f"cannot read {path}: {err}") from None
-
-
-def _read_tensors(path: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
-    try:
-        return load_file(path, device=device)
-    except (OSError, SafetensorError) as err:
-        raise CheckpointMismatchError(f"cannot read {path}: {err}") from None
-
-
-def _parse_json(text: str | bytes, where) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
-        raise CheckpointMismatchError(f"{where} is not valid JSON ({err})") from None
-
-
-def _saved_record(checkpoint: Path) -> dict:
-    """{'class', 'config'} of a checkpoint's model, from model.safetensors' metadata, which
-    model_config.json must repeat (module docstring)."""
-    path, weights = checkpoint / CONFIG_FILE, checkpoint / MODEL_FILE
-    if not path.is_file():
-        raise CheckpointMismatchError(f"{checkpoint} is not a checkpoint folder (no {CONFIG_FILE})")
-    copy = _parse_json(path.read_bytes(), path)
-    meta = _read_metadata(weights)
-    if "config_class" not in meta or "config" not in meta:
-        raise CheckpointMismatchError(f"{weights} stores no model config in its metadata: {path} cannot be "
-                                      f"checked (not a checkpoint written by tenderlib.training.save_checkpoint)")
-    record = {"class": meta["config_class"], "config": _parse_json(meta["config"], f"the config in {weights}")}
-    for where, r in ((weights, record), (path, copy)):
-        if not (isinstance(r, dict) and isinstance(r.get("class"), str) and isinstance(r.get("config"), dict)):
-            raise CheckpointMismatchError(f"{where} holds no model config record ({{'class': ..., 'config': ...}})")
-    diff = _mismatch({"class": record["class"], **record["config"]}, {"class": copy["class"], **copy["config"]},
-                     ("weights", CONFIG_FILE))
-    if diff:
-        raise CheckpointMismatchError(f"{path} disagrees with the config stored in {weights} (edited?): "
-                                      + "; ".join(diff))
-    return record
-
-
-def read_config(checkpoint: str | os.PathLike, cls: type):
-    """The model config saved in a checkpoint folder, as an instance of `cls` (to rebuild the model);
-    checked as the module docstring says."""
-    checkpoint = Path(checkpoint)
-    record = _saved_record(checkpoint)
-    if record["class"] != cls.__qualname__:
-        raise CheckpointMismatchError(f"checkpoint {checkpoint} holds a {record['class']}, "
-                                      f"not a {cls.__qualname__}")
-    try:
-        return params.from_dict(cls, record["config"])
-    except ValueError as err:
-        raise CheckpointMismatchError(f"{checkpoint / MODEL_FILE} holds an unusable {cls.__qualname__}: "
-                                      f"{err}") from None
-
-
-def check_config(checkpoint: str | os.PathLike, config) -> None:
-    """Raise CheckpointMismatchError naming every field where the checkpoint's model config differs."""
-    saved, wanted = _saved_record(Path(checkpoint)), _config_record(config)
-    if saved.get("class") != wanted["class"]:
-        raise CheckpointMismatchError(f"checkpoint {checkpoint} was trained with a {saved.get('class')}, "
-                                      f"the requested model has a {wanted['class']}")
-    diff = _mismatch(saved.get("config", {}), wanted["config"])
-    if diff:
-        raise CheckpointMismatchError(f"checkpoint {checkpoint} does not match the requested {wanted['class']}: "
-                                      + "; ".join(diff))
-
-
-def load_weights(model: nn.Module, checkpoint: str | os.PathLike, config=None) -> nn.Module:
-    """Load a checkpoint's weights into `model` (strict). With `config`, first check it matches.
-    CheckpointMismatchError when the file is unreadable, or its tensors do not fit or are not finite."""
-    checkpoint = Path(checkpoint)
-    if config is not None:
-        check_config(checkpoint, config)
-    device = next(model.parameters()).device
-    tensors = _read_tensors(checkpoint / MODEL_FILE, str(device))
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
-    wrong = [f"{k} {tuple(tensors[k].shape)} vs {tuple(own[k].shape)}" for k in own
-             if k in tensors and tensors[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        raise CheckpointMismatchError(f"weights in {checkpoint} do not fit the model: missing {missing[:5]}, "
-                                      f"unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}")
-    broken = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if broken:
-        raise CheckpointMismatchError(f"{checkpoint / MODEL_FILE} holds non-finite values (NaN or inf) in "
-                                      f"{len(broken)} tensor(s): {broken[:5]}")
-    model.load_state_dict(tensors, strict=True)
-    return model
-
-
-def save_checkpoint(folder: str | os.PathLike, model: nn.Module, step: int, *, config=None,
-                    optimizer: torch.optim.Optimizer | None = None, train_config: TrainConfig | None = None,
-                    state: dict | None = None, keep_last: int = 0) -> Path:
-    """Write run folder/step_<step>/ atomically (module docstring); prune to `keep_last` (0 = keep all)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"step_{step:08d}"
-    tmp = folder / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        meta = {"format": FORMAT, "version": str(FORMAT_VERSION), "step": str(step)}
-        if config is not None:
-            record = _config_record(config)
-            meta.update(config_class=record["class"], config=json.dumps(record["config"]))
-            (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
-        weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(weights, tmp / MODEL_FILE, metadata=meta)
-        if optimizer is not None:
-            save_file(_optimizer_tensors(optimizer), tmp / "optimizer.safetensors", metadata=meta)
-        if train_config is not None:
-            (tmp / "train_config.json").write_text(params.to_json(train_config))
-        body = {"format": FORMAT, "version": FORMAT_VERSION, "step": step, "torch": torch.__version__, **(state or {})}
-        (tmp / "state.json").write_text(json.dumps(body, indent=1) + "\n")  # last: marks the folder complete
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if keep_last:
-        for old in checkpoints(folder)[:-keep_last]:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    out = {}
-    for index, entry in optimizer.state_dict()["state"].items():
-        for name, value in entry.items():
-            if not isinstance(value, torch.Tensor):
-                raise TypeError(f"optimizer state {index}.{name} is a {type(value).__name__}, not a tensor")
-            out[f"{index}.{name}"] = value.detach().contiguous().cpu()
-    return out
-
-
-def load_optimizer(optimizer: torch.optim.Optimizer, checkpoint: str | os.PathLike) -> None:
-    """Restore the optimizer's state tensors; its param_groups (hyperparameters) stay as built."""
-    tensors = _read_tensors(Path(checkpoint) / "optimizer.safetensors")
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    current = optimizer.state_dict()
-    n_params = sum(len(g["params"]) for g in current["param_groups"])
-    if state and max(state) >= n_params:
-        raise CheckpointMismatchError(f"optimizer state in {checkpoint} has {max(state) + 1} parameters, "
-                                      f"the model {n_params}")
-    optimizer.load_state_dict({"state": state, "param_groups": current["param_groups"]})
-
-
-def checkpoint_step(checkpoint: str | os.PathLike) -> int:
-    """The step a checkpoint folder was written at (from its model.safetensors metadata)."""
-    path = Path(checkpoint) / MODEL_FILE
-    step = _read_metadata(path).get("step", "")
-    if not step.isdigit():
-        raise CheckpointMismatchError(f"{path} records no step in its metadata")
-    return int(step)
-
-
-def weights_hash(checkpoint: str | os.PathLike) -> str:
-    """sha256 (hex) of the bytes of a checkpoint's model.safetensors: names that very file (saving the
-    same weights again may give other bytes: safetensors writes the metadata in no fixed order)."""
-    with open(Path(checkpoint) / MODEL_FILE, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,7 +316,7 @@ def _check_resume(checkpoint: Path, cfg: TrainConfig, config) -> None:
     path = checkpoint / "train_config.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     wanted = json.loads(params.to_json(cfg))
-    diff = _mismatch({k: saved.get(k) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
+    diff = config_mismatch({k: saved.get(k) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
     if diff:
         raise CheckpointMismatchError(f"cannot resume from {checkpoint}: the TrainConfig differs in "
                                       + "; ".join(diff) + " (use another run_dir to start afresh)")

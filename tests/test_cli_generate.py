@@ -14,7 +14,7 @@ import torch
 
 from fakes import WordEncoder
 from test_cli import fails
-from tenderlib import cli, generation, training
+from tenderlib import checkpoints, cli, generation, training
 from tenderlib.experiments import vae_runs
 from tenderlib.models import denoiser, vae
 from tenderlib.readers import MMPoseConfig, read_mmpose
@@ -38,7 +38,7 @@ def trained_run(tender_root, word_encoder):
     """A tiny Tender trained for a few steps, saved as notebook 03 saves it, in a temporary TENDER_ROOT."""
     torch.set_num_threads(1)
     ckpts = tender_root / "outputs" / "smoke" / "checkpoints"
-    vae_ckpt = training.save_checkpoint(ckpts / "vae-test", vae_runs.build(VAE_TINY, 0), 1, config=VAE_TINY)
+    vae_ckpt = checkpoints.save_checkpoint(ckpts / "vae-test", vae_runs.build(VAE_TINY, 0), 1, config=VAE_TINY)
     latents = torch.randn(8, 2, 8, generator=torch.Generator().manual_seed(0))
     data = denoiser.LatentDataset(latents, [[CAPTION], ["someone jumps"]] * 4, [10] * 8)
     run = denoiser.load_or_train(DEN_TINY, training.TrainConfig(max_steps=3, batch_size=4, progress="off"), data,
@@ -67,7 +67,7 @@ def test_generate_writes_json_npz_gif(trained_run, tender_root, capsys):
     np.testing.assert_allclose(m.confidence, npz["confidence"], atol=1e-4)
     assert out.with_suffix(".gif").read_bytes()[:6] == b"GIF89a"
     # the same from an explicit step folder, and seeded: identical keypoints
-    step = training.latest_checkpoint(trained_run)
+    step = checkpoints.latest_checkpoint(trained_run)
     again = tender_root / "gen" / "again"
     assert cli.main(["generate", CAPTION, "--seconds", "1.5", "--out", str(again), "--steps", "3",
                      "--checkpoint", str(step)]) == 0
@@ -137,7 +137,7 @@ def _poison(run: Path) -> str:
     """Put a NaN into the newest denoiser checkpoint's weights; returns the tensor's name."""
     from safetensors.torch import load_file
 
-    ckpt = training.latest_checkpoint(run)
+    ckpt = checkpoints.latest_checkpoint(run)
     tensors = load_file(ckpt / "model.safetensors")
     name = sorted(k for k, v in tensors.items() if v.is_floating_point())[0]
     tensors[name].view(-1)[0] = float("nan")
@@ -155,7 +155,7 @@ def _poison(run: Path) -> str:
 ])
 def test_untrustworthy_model_is_a_one_line_error(trained_run, tender_root, capsys, damage, message):
     tensor = ""
-    ckpt = training.latest_checkpoint(trained_run)
+    ckpt = checkpoints.latest_checkpoint(trained_run)
     if damage == "nan_weights":
         tensor = _poison(trained_run)
     elif damage == "edited_config":
@@ -163,7 +163,7 @@ def test_untrustworthy_model_is_a_one_line_error(trained_run, tender_root, capsy
     elif damage == "timesteps":
         edit_config(ckpt, in_weights=True, num_train_timesteps=10**12)
     elif damage == "other_vae":
-        other = training.save_checkpoint(trained_run.parent / "vae-other", vae_runs.build(VAE_TINY, 7), 1,
+        other = checkpoints.save_checkpoint(trained_run.parent / "vae-other", vae_runs.build(VAE_TINY, 7), 1,
                                          config=VAE_TINY)
         body = json.loads((trained_run / "pipeline.json").read_text())
         body["vae_checkpoint"] = Path("..", other.parent.name, other.name).as_posix()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fakes import WordEncoder
-from tenderlib import generation, training
+from tenderlib import checkpoints, generation, training
 from tenderlib.experiments import vae_runs
 from tenderlib.models import denoiser, vae
 from tenderlib.models.denoiser import DenoiserConfig
@@ -131,9 +131,9 @@ def test_mismatched_models(encoder):
 
 def test_save_load_round_trip(pipe, encoder, tmp_path):
     ckpts = tmp_path / "outputs" / "smoke" / "checkpoints"
-    vae_ckpt = training.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
+    vae_ckpt = checkpoints.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
     run = ckpts / "tender-y"
-    training.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
+    checkpoints.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
     pipe.save(run, vae_ckpt)
     assert json.loads((run / "pipeline.json").read_text())["vae_checkpoint"] == "../vae-x/step_00000010"
     loaded = Tender.load(run, text_encoder=encoder)
@@ -153,9 +153,9 @@ def test_save_load_round_trip(pipe, encoder, tmp_path):
 def saved(pipe, tmp_path):
     """The pipeline saved as notebook 03 saves it: (run folder, VAE checkpoint)."""
     ckpts = tmp_path / "outputs" / "smoke" / "checkpoints"
-    vae_ckpt = training.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
+    vae_ckpt = checkpoints.save_checkpoint(ckpts / "vae-x", pipe.vae, 10, config=VAE_TINY)
     run = ckpts / "tender-y"
-    training.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
+    checkpoints.save_checkpoint(run, pipe.denoiser, 20, config=DEN_TINY)
     pipe.save(run, vae_ckpt)
     return run, vae_ckpt
 
@@ -169,17 +169,17 @@ def edit_pipeline(run, **fields):
 def test_pipeline_refuses_another_vae(saved, encoder):
     run, vae_ckpt = saved
     body = json.loads((run / "pipeline.json").read_text())
-    assert body["version"] == 2 and body["vae_sha256"] == training.weights_hash(vae_ckpt)
+    assert body["version"] == 2 and body["vae_sha256"] == checkpoints.weights_hash(vae_ckpt)
     # another VAE of the same latent size: pipeline.json edited to point at it ...
-    other = training.save_checkpoint(run.parent / "vae-z", vae_runs.build(VAE_TINY, 1), 10, config=VAE_TINY)
+    other = checkpoints.save_checkpoint(run.parent / "vae-z", vae_runs.build(VAE_TINY, 1), 10, config=VAE_TINY)
     edit_pipeline(run, vae_checkpoint="../vae-z/step_00000010")
-    with pytest.raises(training.CheckpointMismatchError, match=r"vae-z/step_00000010/model.safetensors is not the "
+    with pytest.raises(checkpoints.CheckpointMismatchError, match=r"vae-z/step_00000010/model.safetensors is not the "
                                                                r"VAE .*tender-y/pipeline.json was saved with"):
         Tender.load(run, text_encoder=encoder)
     # ... or its weights copied over those of the VAE pipeline.json names
     edit_pipeline(run, vae_checkpoint=body["vae_checkpoint"])
     (vae_ckpt / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
-    with pytest.raises(training.CheckpointMismatchError, match="vae-x/step_00000010/model.safetensors is not the VAE"):
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="vae-x/step_00000010/model.safetensors is not the VAE"):
         Tender.load(run, text_encoder=encoder)
 
 
@@ -190,7 +190,7 @@ def test_version_1_pipeline_loads_with_a_warning(saved, encoder, caplog):
         Tender.load(run, text_encoder=encoder)
     assert any("records no hash of its VAE" in r.getMessage() for r in caplog.records)
     edit_pipeline(run, version=2)  # a version 2 file must record it
-    with pytest.raises(training.CheckpointMismatchError, match=r"pipeline.json lacks \['vae_sha256'\]"):
+    with pytest.raises(checkpoints.CheckpointMismatchError, match=r"pipeline.json lacks \['vae_sha256'\]"):
         Tender.load(run, text_encoder=encoder)
 
 
@@ -209,14 +209,14 @@ def test_version_1_pipeline_loads_with_a_warning(saved, encoder, caplog):
 def test_bad_pipeline_json_is_refused_naming_it(saved, encoder, fields, message):
     run, _ = saved
     edit_pipeline(run, **fields)
-    with pytest.raises(training.CheckpointMismatchError, match=message):
+    with pytest.raises(checkpoints.CheckpointMismatchError, match=message):
         Tender.load(run, text_encoder=encoder)
 
 
 def test_pipeline_json_that_is_not_json_is_refused(saved, encoder):
     run, _ = saved
     (run / "pipeline.json").write_bytes(b'{"format": "tender-pipeline", \xff')
-    with pytest.raises(training.CheckpointMismatchError, match="pipeline.json is not valid JSON"):
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="pipeline.json is not valid JSON"):
         Tender.load(run, text_encoder=encoder)
 
 
@@ -229,8 +229,8 @@ def test_edited_denoiser_checkpoint_is_refused(saved, encoder, fields, in_weight
     from test_training import edit_config
 
     run, _ = saved
-    edit_config(training.latest_checkpoint(run), in_weights=in_weights, **fields)
-    with pytest.raises(training.CheckpointMismatchError, match=message):
+    edit_config(checkpoints.latest_checkpoint(run), in_weights=in_weights, **fields)
+    with pytest.raises(checkpoints.CheckpointMismatchError, match=message):
         Tender.load(run, text_encoder=encoder)
 
 
@@ -388,7 +388,7 @@ def test_motion_sanity_scores_each_corruption_against_the_real_reference(tiny_st
     from tenderlib.evaluation import metrics
     from tenderlib.models import molip
     from tenderlib.data.dataset import collate
-    from tenderlib.evaluation.movement import corrupt
+    from tenderlib.data.corruptions import corrupt
 
     model = molip.build(molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2,
                                           ff_dim=16, embed_dim=8), 0, encoder).eval()

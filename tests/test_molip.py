@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from fakes import WordEncoder
-from tenderlib import training
+from tenderlib import checkpoints, training
 from tenderlib.models import molip
 from tenderlib.data.dataset import Batch
 from tenderlib.data.skeleton import NUM_KEYPOINTS
@@ -173,8 +173,8 @@ def test_load_or_train_by_config_and_mismatch(encoder, tmp_path, monkeypatch):
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_array_equal(a[0], b[0])
     other = molip.MoLIPConfig(**{**TINY.__dict__, "embed_dim": 8})
-    with pytest.raises(training.CheckpointMismatchError, match="embed_dim"):
-        training.load_weights(molip.MoLIP(other, encoder), training.latest_checkpoint(first.run_dir), other)
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="embed_dim"):
+        checkpoints.load_weights(molip.MoLIP(other, encoder), checkpoints.latest_checkpoint(first.run_dir), other)
 
 
 def test_paper_tables_agree_with_each_other():
@@ -312,7 +312,7 @@ def test_temporal_loss_is_a_margin_plus_an_uninformative_term():
     cross-entropy of uniform against softmax_j(s m_neg . t_j)) - log B, over the first
     ceil(share * B) clips, the corruption kinds in turn."""
     from tenderlib.models.molip import MAX_LOGIT_SCALE
-    from tenderlib.evaluation.movement import corrupt
+    from tenderlib.data.corruptions import corrupt
 
     cfg = molip.MoLIPConfig(**{**TINY.__dict__, "temporal_weight": 1.0, "temporal_share": 0.5,
                                "temporal_kinds": ("reversed", "first")})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from tenderlib.data import corruptions
 from tenderlib.evaluation import movement
 from tenderlib.data.skeleton import NUM_KEYPOINTS, part_indices
 
@@ -135,10 +136,10 @@ def _features(B=3, T=10, lengths=(10, 7, 4), seed=0):
     return f * mask[:, :, None, None], mask
 
 
-@pytest.mark.parametrize("kind", movement.CORRUPTIONS)
+@pytest.mark.parametrize("kind", corruptions.CORRUPTIONS)
 def test_corruptions_keep_padding_and_the_set_of_poses(kind):
     f, mask = _features()
-    out = movement.corrupt(f, mask, kind, torch.Generator().manual_seed(1))
+    out = corruptions.corrupt(f, mask, kind, torch.Generator().manual_seed(1))
     assert out.shape == f.shape
     assert torch.equal(out[~mask], f[~mask])
     if kind in ("shuffled", "reversed"):  # the same frames, in another order
@@ -155,28 +156,28 @@ def test_corruptions_keep_padding_and_the_set_of_poses(kind):
 
 def test_corruptions_against_hand_formulas():
     f, mask = _features()
-    rev = movement.corrupt(f, mask, "reversed")
+    rev = corruptions.corrupt(f, mask, "reversed")
     assert torch.equal(rev[1, :7], f[1, :7].flip(0))
-    first = movement.corrupt(f, mask, "first")
+    first = corruptions.corrupt(f, mask, "first")
     assert torch.equal(first[2, :4], f[2, :1].expand(4, -1, -1))
     f[0, 3:, 5, 2] = 0  # keypoint 5 annotated in frames 0-2 only
-    frozen = movement.corrupt(f, mask, "frozen")
+    frozen = corruptions.corrupt(f, mask, "frozen")
     torch.testing.assert_close(frozen[0, 9, 5], f[0, :3, 5].mean(0))
     torch.testing.assert_close(frozen[1, 0, 7], f[1, :7, 7].mean(0))
-    shuffled = movement.corrupt(f, mask, "shuffled", torch.Generator().manual_seed(0))
+    shuffled = corruptions.corrupt(f, mask, "shuffled", torch.Generator().manual_seed(0))
     assert not torch.equal(shuffled[0], f[0])  # 10 frames: identity has probability 1 / 10!
-    again = movement.corrupt(f, mask, "shuffled", torch.Generator().manual_seed(0))
+    again = corruptions.corrupt(f, mask, "shuffled", torch.Generator().manual_seed(0))
     assert torch.equal(shuffled, again)
 
 
 def test_corrupt_bad_input():
     f, mask = _features()
     with pytest.raises(ValueError, match="corruption must be one of"):
-        movement.corrupt(f, mask, "sideways")
+        corruptions.corrupt(f, mask, "sideways")
     with pytest.raises(ValueError, match="prefix"):
-        movement.corrupt(f, mask.flip(1), "reversed")
+        corruptions.corrupt(f, mask.flip(1), "reversed")
     with pytest.raises(ValueError, match="expected"):
-        movement.corrupt(f[..., :2], mask, "reversed")
+        corruptions.corrupt(f[..., :2], mask, "reversed")
 
 
 def test_generation_spread_read_from_samples_against_the_real_clips_of_their_captions():

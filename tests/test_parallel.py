@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from tenderlib import parallel, training
+from tenderlib import parallel, seeding, training
 
 
 class _Data(torch.utils.data.Dataset):
@@ -32,7 +32,7 @@ def _loss(model, batch):
 
 def train_tiny(seed: int) -> list[float]:
     """A small MLP trained 30 steps with dropout (the per-step RNG matters): its weights as floats."""
-    training.seed_everything(seed)
+    seeding.seed_everything(seed)
     model = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Dropout(0.1), nn.Linear(32, 1))
     cfg = training.TrainConfig(seed=seed, max_steps=30, batch_size=16, lr=1e-2, progress="off", autocast="off")
     training.train(model, _Data(), cfg, loss_fn=_loss, collate_fn=_collate)

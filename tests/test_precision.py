@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from tenderlib import precision, training
+from tenderlib import precision, seeding, training
 from tenderlib.models import layers
 
 
@@ -58,7 +58,7 @@ def _loss(model, x):
 
 
 def _train(autocast: str) -> list[float]:
-    training.seed_everything(0)
+    seeding.seed_everything(0)
     model = layers.SkipTransformer(16, 3, 2, 32, dropout=0.0)
     cfg = training.TrainConfig(max_steps=40, batch_size=16, lr=3e-3, progress="off", autocast=autocast, log_every=5)
     result = training.train(model, _Data(), cfg, loss_fn=_loss, collate_fn=torch.stack)

@@ -10,12 +10,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from tenderlib import training
+from tenderlib import checkpoints, seeding, training
 from tenderlib.data.dataset import MotionDataset
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
 from tenderlib.data.skeleton import REGIONS
 from tenderlib.data.store import build_store
-from tenderlib.training import CheckpointMismatchError, TrainConfig, train
+from tenderlib.checkpoints import CheckpointMismatchError
+from tenderlib.training import TrainConfig, train
 from tenderlib.models.vae import PAVAE, VAEConfig
 from tenderlib.experiments.vae_runs import evaluate_reconstruction
 
@@ -45,7 +46,7 @@ def dataset(store):  # random crops of 12 frames, random captions: both depend o
 
 
 def fresh_model(cfg=TINY):
-    training.seed_everything(0)
+    seeding.seed_everything(0)
     return PAVAE(cfg)
 
 
@@ -85,7 +86,7 @@ def test_resume_after_kill_is_exact(store, tmp_path):
     # 10 clips, batch 4: 2 steps per epoch, so 6 steps cross two epoch boundaries
     with pytest.raises(Kill):  # killed during step 5 (after the checkpoint at step 4)
         train(fresh_model(), dataset(store), cfg(), tmp_path / "killed", config=TINY, loss_fn=killing_loss(5))
-    assert [p.name for p in training.checkpoints(tmp_path / "killed")] == ["step_00000002", "step_00000004"]
+    assert [p.name for p in checkpoints.checkpoints(tmp_path / "killed")] == ["step_00000002", "step_00000004"]
     resumed = train(fresh_model(), dataset(store), cfg(), tmp_path / "killed", config=TINY)
     assert resumed.resumed_from == 4 and resumed.step == 6
     assert_same_state(state(whole.model), state(resumed.model))
@@ -123,20 +124,20 @@ def test_finished_run_loads_instead_of_training(store, tmp_path):
 
 def test_checkpoint_format(store, tmp_path):
     res = train(fresh_model(), dataset(store), cfg(max_steps=5, keep_last=2), tmp_path / "run", config=TINY)
-    names = [p.name for p in training.checkpoints(tmp_path / "run")]
+    names = [p.name for p in checkpoints.checkpoints(tmp_path / "run")]
     assert names == ["step_00000004", "step_00000005"]  # every 2 steps and at the end, pruned to 2
     ck = res.checkpoint
     assert sorted(p.name for p in ck.iterdir()) == ["model.safetensors", "model_config.json", "optimizer.safetensors",
                                                     "state.json", "train_config.json"]
-    assert training.read_config(ck, VAEConfig) == TINY
+    assert checkpoints.read_config(ck, VAEConfig) == TINY
     assert json.loads((ck / "train_config.json").read_text())["lr"] == 1e-3
-    assert training.checkpoint_step(ck) == 5
+    assert checkpoints.checkpoint_step(ck) == 5
     # the weights load into a fresh model of the same config
-    m = training.load_weights(PAVAE(TINY), ck, TINY)
+    m = checkpoints.load_weights(PAVAE(TINY), ck, TINY)
     assert_same_state(state(m), state(res.model))
     # an interrupted write (a hidden temporary folder) is ignored
     (tmp_path / "run" / ".tmp-step_00000006-dead").mkdir()
-    assert training.latest_checkpoint(tmp_path / "run") == ck
+    assert checkpoints.latest_checkpoint(tmp_path / "run") == ck
 
 
 def test_mismatched_checkpoint_raises_naming_the_field(store, tmp_path):
@@ -144,15 +145,15 @@ def test_mismatched_checkpoint_raises_naming_the_field(store, tmp_path):
     files = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     other = VAEConfig(**{**TINY.__dict__, "num_parts": 2})
     with pytest.raises(CheckpointMismatchError, match="num_parts: checkpoint 4, requested 2"):
-        training.load_weights(PAVAE(other), res.checkpoint, other)
+        checkpoints.load_weights(PAVAE(other), res.checkpoint, other)
     with pytest.raises(CheckpointMismatchError, match="num_parts"):
         train(PAVAE(other), dataset(store), cfg(max_steps=4), tmp_path / "run", config=other)
     with pytest.raises(CheckpointMismatchError, match="lr: checkpoint 0.001, requested 0.01"):
         train(fresh_model(), dataset(store), cfg(max_steps=4, lr=1e-2), tmp_path / "run", config=TINY)
     with pytest.raises(CheckpointMismatchError, match="do not fit the model"):  # no config given: weights checked
-        training.load_weights(PAVAE(other), res.checkpoint)
+        checkpoints.load_weights(PAVAE(other), res.checkpoint)
     with pytest.raises(CheckpointMismatchError, match="holds a VAEConfig"):
-        training.read_config(res.checkpoint, TrainConfig)
+        checkpoints.read_config(res.checkpoint, TrainConfig)
     assert isinstance(CheckpointMismatchError("x"), ValueError)
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert after == files, "the refused runs overwrote nothing in the run folder"
@@ -186,7 +187,7 @@ def edit_config(checkpoint, in_weights: bool = False, **fields):
 @pytest.fixture
 def checkpoint(tmp_path):
     """A checkpoint of the tiny PA-VAE, written without training."""
-    return training.save_checkpoint(tmp_path / "run", fresh_model(), 1, config=TINY)
+    return checkpoints.save_checkpoint(tmp_path / "run", fresh_model(), 1, config=TINY)
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -196,8 +197,8 @@ def checkpoint(tmp_path):
 ])
 def test_edited_model_config_is_refused(checkpoint, fields, message):
     edit_config(checkpoint, **fields)
-    for load in (lambda: PAVAE.load(checkpoint), lambda: training.read_config(checkpoint, VAEConfig),
-                 lambda: training.load_weights(PAVAE(TINY), checkpoint, TINY)):
+    for load in (lambda: PAVAE.load(checkpoint), lambda: checkpoints.read_config(checkpoint, VAEConfig),
+                 lambda: checkpoints.load_weights(PAVAE(TINY), checkpoint, TINY)):
         with pytest.raises(CheckpointMismatchError, match=r"model_config.json disagrees with the config stored in "
                                                           r".*model.safetensors \(edited\?\): " + message):
             load()
@@ -217,7 +218,7 @@ def test_implausible_config_is_refused_before_building(checkpoint, fields, messa
 
 
 def test_checkpoint_without_config_in_its_weights_is_refused(checkpoint):
-    rewrite_weights(checkpoint, meta={"format": training.FORMAT, "version": "1", "step": "1"})
+    rewrite_weights(checkpoint, meta={"format": checkpoints.FORMAT, "version": "1", "step": "1"})
     with pytest.raises(CheckpointMismatchError, match="model.safetensors stores no model config in its metadata"):
         PAVAE.load(checkpoint)
 
@@ -233,9 +234,9 @@ def test_unreadable_weights_are_refused_naming_the_file(checkpoint, damage):
     with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
         PAVAE.load(checkpoint)
     with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
-        training.load_weights(PAVAE(TINY), checkpoint)  # the weights alone, as when resuming
+        checkpoints.load_weights(PAVAE(TINY), checkpoint)  # the weights alone, as when resuming
     with pytest.raises(CheckpointMismatchError, match=r"cannot read .*model.safetensors"):
-        training.checkpoint_step(checkpoint)
+        checkpoints.checkpoint_step(checkpoint)
 
 
 def test_missing_tensor_is_refused(checkpoint):
@@ -258,10 +259,10 @@ def test_non_finite_weights_are_refused_naming_the_tensor(checkpoint, value):
 
 
 def test_weights_hash_names_the_exact_file(checkpoint, tmp_path):
-    other = training.save_checkpoint(tmp_path / "other", PAVAE(TINY), 1, config=TINY)  # other initial weights
-    digest = training.weights_hash(checkpoint)
-    assert len(digest) == 64 and training.weights_hash(checkpoint) == digest
-    assert training.weights_hash(other) != digest
+    other = checkpoints.save_checkpoint(tmp_path / "other", PAVAE(TINY), 1, config=TINY)  # other initial weights
+    digest = checkpoints.weights_hash(checkpoint)
+    assert len(digest) == 64 and checkpoints.weights_hash(checkpoint) == digest
+    assert checkpoints.weights_hash(other) != digest
 
 
 def test_training_reduces_the_loss(store, tmp_path):

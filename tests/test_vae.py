@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tenderlib import params
+from tenderlib import checkpoints, params
 from tenderlib.experiments import vae_runs
 from tenderlib.models.losses import (
     confidence_loss, kl_divergence, part_errors, reconstruction_loss, velocity_loss,
@@ -399,7 +399,6 @@ def _run_args(**changes):
 
 
 def test_load_or_train_trains_once_then_loads(tiny_store, tmp_root):
-    from tenderlib import training
 
     cfg, tc, sel = _run_args()
     first = vae_runs.load_or_train(cfg, tc, tiny_store, sel, "test")
@@ -413,8 +412,8 @@ def test_load_or_train_trains_once_then_loads(tiny_store, tmp_root):
     # another config is another run; a checkpoint loaded into the wrong config names the field
     other = dataclasses.replace(cfg, latent_tokens=3)
     assert vae_runs.run_dir_for(other, tc, tiny_store, sel, "test") != first.run_dir
-    with pytest.raises(training.CheckpointMismatchError, match="latent_tokens"):
-        training.load_weights(vae_runs.build(other), training.latest_checkpoint(first.run_dir), other)
+    with pytest.raises(checkpoints.CheckpointMismatchError, match="latent_tokens"):
+        checkpoints.load_weights(vae_runs.build(other), checkpoints.latest_checkpoint(first.run_dir), other)
     # logging and device fields do not change the run folder
     quiet = dataclasses.replace(tc, log_every=3, progress="on", checkpoint_every=1)
     assert vae_runs.run_dir_for(cfg, quiet, tiny_store, sel, "test") == first.run_dir

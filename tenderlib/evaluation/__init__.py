@@ -30,7 +30,7 @@ import torch
 from tenderlib.evaluation import metrics
 from tenderlib.data.dataset import collate
 from tenderlib.models.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
-from tenderlib.evaluation.movement import corrupt
+from tenderlib.data.corruptions import corrupt
 from tenderlib.experiments.paper import MOLIP_METRICS
 from tenderlib.data.store import Store
 
@@ -118,7 +118,7 @@ SANITY_ROWS = ("real", "shuffled", "reversed", "frozen", "first")
 def motion_sanity(model: MoLIP, store: Store, indices, config: metrics.MetricsConfig = metrics.MetricsConfig(),
                   batch_size: int = 256, seed: int = 0) -> dict[str, metrics.EvalResult]:
     """The test clips scored as generated motions of their first captions, as they are and corrupted
-    in time (tenderlib.evaluation.movement.corrupt: frames shuffled, played backwards, frozen at the mean pose,
+    in time (tenderlib.data.corruptions.corrupt: frames shuffled, played backwards, frozen at the mean pose,
     first frame held), against the real reference. An evaluator that reads movement scores the
     corrupted rows well below the real one; one that reads poses alone scores them alike."""
     indices = np.asarray(indices, dtype=np.int64)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from tenderlib import training
+from tenderlib import seeding, training
 from tenderlib.models.losses import PartErrors, part_errors
 from tenderlib.models.vae import PAVAE, VAEConfig
 
@@ -213,7 +213,7 @@ VAERun = training.ModelRun  # .model: a PAVAE; .run_dir: outputs/<profile>/check
 
 def build(config: VAEConfig, seed: int = 0) -> PAVAE:
     """A freshly initialised PAVAE, its weights fixed by `seed`."""
-    training.seed_everything(seed)
+    seeding.seed_everything(seed)
     return PAVAE(config)
 
 

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenderlib import training
+from tenderlib import checkpoints, seeding, training
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
@@ -354,7 +354,7 @@ class Denoiser(nn.Module):
 
 def build(config: DenoiserConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> Denoiser:
     """A freshly initialised Denoiser, its weights fixed by `seed`."""
-    training.seed_everything(seed)
+    seeding.seed_everything(seed)
     return Denoiser(config, text_encoder)
 
 
@@ -398,8 +398,8 @@ def load(checkpoint, device: str | torch.device = "cpu", text_encoder: TextEncod
          guidance_scale: float | None = None) -> Denoiser:
     """The denoiser saved in a checkpoint folder, built from its own config, in eval mode;
     guidance_scale: the sampling default to give it (None: the stored config's)."""
-    stored = training.read_config(checkpoint, DenoiserConfig)
+    stored = checkpoints.read_config(checkpoint, DenoiserConfig)
     cfg = stored if guidance_scale is None else dataclasses.replace(stored, guidance_scale=float(guidance_scale))
     model = Denoiser(cfg, text_encoder).to(device)
-    return training.load_weights(model, checkpoint, stored).eval()
+    return checkpoints.load_weights(model, checkpoint, stored).eval()
 

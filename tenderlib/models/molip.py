@@ -58,7 +58,7 @@ the wrong shape, a clip without any real frame, or a clip whose confidence is 0 
 frame (nothing was detected: its embedding would be that of an empty frame) raise ValueError
 naming the clips; empty captions raise (tenderlib.models.text); captions longer than the encoder's
 context are truncated with one warning per encoder. A checkpoint written for another config
-raises tenderlib.training.CheckpointMismatchError naming the differing fields.
+raises tenderlib.checkpoints.CheckpointMismatchError naming the differing fields.
 """
 from __future__ import annotations
 
@@ -74,13 +74,13 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from tenderlib import training
+from tenderlib import seeding, training
 from tenderlib.data import skeleton
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer
 from tenderlib.data.mirror import mirror_caption, swap_sides
-from tenderlib.evaluation.movement import CORRUPTIONS, corrupt
+from tenderlib.data.corruptions import CORRUPTIONS, corrupt
 from tenderlib.data.store import Selection, Store
 from tenderlib.models.text import TextEncoder, TextEncoderConfig, load_text_encoder
 
@@ -112,7 +112,7 @@ class MoLIPConfig:
     side_dims: int = 0  # joint-space dimensions that change sign under mirroring (docstring); 0 = off
     temporal_weight: float = 2.0  # weight of the temporal hard negatives (module docstring); 0 = off
     temporal_share: float = 0.5  # share of a batch's clips given one temporal hard negative
-    temporal_kinds: tuple[str, ...] = ("shuffled", "frozen", "first")  # tenderlib.evaluation.movement.corrupt kinds, in turn
+    temporal_kinds: tuple[str, ...] = ("shuffled", "frozen", "first")  # tenderlib.data.corruptions.corrupt kinds, in turn
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
@@ -354,7 +354,7 @@ class MoLIP(nn.Module):
                       mask: torch.Tensor) -> torch.Tensor:
         """Temporal hard negatives for the first ceil(temporal_share * B) clips of the batch (a random
         sample: batches are drawn at random), each corrupted in time by one of temporal_kinds in
-        turn (tenderlib.evaluation.movement.corrupt: frames shuffled, frozen at the mean pose, the first frame
+        turn (tenderlib.data.corruptions.corrupt: frames shuffled, frozen at the mean pose, the first frame
         held). Two terms, each a mean over those clips:
         - margin: -log sigmoid(scale * (t . m - t . m_corrupted)), the caption prefers its own
           motion to the same poses without their movement;
@@ -406,7 +406,7 @@ class MoLIP(nn.Module):
 
 def build(config: MoLIPConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> MoLIP:
     """A freshly initialised MoLIP, its weights fixed by `seed`."""
-    training.seed_everything(seed)
+    seeding.seed_everything(seed)
     return MoLIP(config, text_encoder)
 
 

@@ -292,7 +292,7 @@ class TextEncoder(abc.ABC):
                 # copies of the first caption top the pass up to at least _MIN_TOKEN_ROWS token rows,
                 # a multiple of _ROW_GRANULE
                 step = _ROW_GRANULE // math.gcd(length, _ROW_GRANULE)  # captions per granule of rows
-                need = max(len(chunk), -(-_MIN_TOKEN_ROWS // length))
+                need = max(len(chunk), -(-_MIN_TOKEN_ROWS // max(length, 1)))
                 fill = -(-need // step) * step - len(chunk)
                 with torch.no_grad():  # not inference_mode: cached features feed trainable layers later
                     outputs = self._forward(chunk + chunk[:1] * fill)

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from tenderlib import checkpoints
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.models.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
 from tenderlib.models.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
@@ -418,11 +419,10 @@ class PAVAE(nn.Module):
     @classmethod
     def load(cls, checkpoint, device: str | torch.device = "cpu", spatial_impl: str = SPATIAL_IMPL) -> "PAVAE":
         """The model saved in a checkpoint folder (tenderlib.training), built from its own config, in eval mode."""
-        from tenderlib import training
 
-        cfg = training.read_config(checkpoint, VAEConfig)
+        cfg = checkpoints.read_config(checkpoint, VAEConfig)
         model = cls(cfg, spatial_impl).to(device)
-        return training.load_weights(model, checkpoint, cfg).eval()
+        return checkpoints.load_weights(model, checkpoint, cfg).eval()
 
     # ---- input checks -----------------------------------------------------------------------
 
