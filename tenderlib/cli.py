@@ -172,11 +172,15 @@ def _import(args) -> int:
 def _generate(args) -> int:
     import torch
 
-    from tenderlib import generation
+    from tenderlib import export
+
+    from tenderlib.experiments import generation
+
+    from tenderlib.models import pipeline
 
     if args.checkpoint:
         run = Path(args.checkpoint)
-        if not (run / generation.PIPELINE_FILE).is_file() and (run.parent / generation.PIPELINE_FILE).is_file():
+        if not (run / pipeline.PIPELINE_FILE).is_file() and (run.parent / pipeline.PIPELINE_FILE).is_file():
             run = run.parent  # a step_<n> folder: its run
         if not run.exists():
             raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder")
@@ -184,7 +188,7 @@ def _generate(args) -> int:
         run = generation.find_run(profile=args.profile)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipe = generation.Tender.load(run, device=args.device)
+    pipe = pipeline.Tender.load(run, device=args.device)
     lengths = None
     if args.seconds is not None or args.frames is not None:
         if args.seconds is not None and args.frames is not None:
@@ -198,7 +202,7 @@ def _generate(args) -> int:
                         eta=args.eta, guidance_scale=args.guidance, image_size=tuple(args.image_size))
     stems = [Path(args.out)] if len(out) == 1 else [Path(f"{args.out}_{i}") for i in range(len(out))]
     for i, stem in enumerate(stems):
-        for path in generation.write_outputs(out, i, stem):
+        for path in export.write_outputs(out, i, stem):
             print(path)
     return 0
 

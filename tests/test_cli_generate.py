@@ -14,7 +14,9 @@ import torch
 
 from fakes import WordEncoder
 from test_cli import fails
-from tenderlib import checkpoints, cli, generation, training
+from tenderlib import checkpoints, cli, training
+from tenderlib.experiments import generation
+from tenderlib.models import pipeline
 from tenderlib.experiments import vae_runs
 from tenderlib.models import denoiser, vae
 from tenderlib.readers import MMPoseConfig, read_mmpose
@@ -40,10 +42,10 @@ def trained_run(tender_root, word_encoder):
     ckpts = tender_root / "outputs" / "smoke" / "checkpoints"
     vae_ckpt = checkpoints.save_checkpoint(ckpts / "vae-test", vae_runs.build(VAE_TINY, 0), 1, config=VAE_TINY)
     latents = torch.randn(8, 2, 8, generator=torch.Generator().manual_seed(0))
-    data = denoiser.LatentDataset(latents, [[CAPTION], ["someone jumps"]] * 4, [10] * 8)
-    run = denoiser.load_or_train(DEN_TINY, training.TrainConfig(max_steps=3, batch_size=4, progress="off"), data,
-                                 "smoke", denoiser.LatentKey("vae-test", "store"), text_encoder=word_encoder)
-    pipe = generation.Tender(vae.PAVAE.load(vae_ckpt), run.model, generation.LengthSampler.fit([8, 12, 20], 20),
+    data = generation.LatentDataset(latents, [[CAPTION], ["someone jumps"]] * 4, [10] * 8)
+    run = generation.load_or_train_denoiser(DEN_TINY, training.TrainConfig(max_steps=3, batch_size=4, progress="off"), data,
+                                 "smoke", generation.LatentKey("vae-test", "store"), text_encoder=word_encoder)
+    pipe = pipeline.Tender(vae.PAVAE.load(vae_ckpt), run.model, pipeline.LengthSampler.fit([8, 12, 20], 20),
                              fps=10.0)
     pipe.save(run.run_dir, vae_ckpt)
     return run.run_dir

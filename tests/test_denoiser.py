@@ -10,8 +10,9 @@ import torch.nn.functional as F
 from fakes import WordEncoder
 from tenderlib import training
 from tenderlib.models import denoiser
-from tenderlib.models.denoiser import (CONDITIONINGS, DenoiserConfig, LatentDataset, cat_text, collate_latents,
-                                select_text)
+from tenderlib.experiments import generation
+from tenderlib.experiments.generation import LatentDataset, collate_latents
+from tenderlib.models.denoiser import CONDITIONINGS, DenoiserConfig, cat_text, select_text
 
 TINY = DenoiserConfig(latent_tokens=2, latent_dim=8, dim=16, num_layers=3, num_heads=2, ff_dim=32, dropout=0.0)
 
@@ -155,7 +156,7 @@ def test_paper_preset():
     p = DenoiserConfig.paper()
     assert (p.num_layers, p.dim, p.latent_tokens, p.latent_dim, p.guidance_scale, p.conditioning) == \
         (9, 256, 8, 256, 7.5, "concat")
-    tc = denoiser.paper_train_config(10_000)
+    tc = generation.paper_train_config(10_000)
     assert (tc.batch_size, tc.lr, tc.weight_decay, tc.max_steps) == (256, 2e-4, 0.0, 2000 * (10_000 // 256))
 
 

@@ -10,11 +10,14 @@ import pytest
 import torch
 
 from fakes import WordEncoder
-from tenderlib import checkpoints, generation, training
+from tenderlib.evaluation import embedding
+from tenderlib import checkpoints, export, training
+from tenderlib.experiments import generation
+from tenderlib.models import pipeline
 from tenderlib.experiments import vae_runs
 from tenderlib.models import denoiser, vae
 from tenderlib.models.denoiser import DenoiserConfig
-from tenderlib.generation import LengthSampler, Tender
+from tenderlib.models.pipeline import LengthSampler, Tender
 from tenderlib.readers import MMPoseConfig, read_mmpose
 from tenderlib.data.skeleton import NUM_KEYPOINTS
 
@@ -50,14 +53,14 @@ def test_generate_shapes_lengths_and_pixels(pipe):
     assert (out.features[0, 4:] == 0).all() and (out.confidence[1, 7:] == 0).all()
     assert (out.confidence >= 0).all()
     # pixels = features * 0.4 * min(W, H) + (W / 2, H / 2), the documented placement
-    center, scale = generation.placement((512, 512))
+    center, scale = pipeline.placement((512, 512))
     assert scale == pytest.approx(204.8)
     np.testing.assert_allclose(out.keypoints, out.features[..., :2].numpy() * scale + center, rtol=1e-5, atol=1e-3)
     m = out.motion(1)
     assert m.keypoints.shape == (7, NUM_KEYPOINTS, 2) and m.texts == [CAPS[1]] and m.fps == 10.0
     wide = pipe.generate(CAPS[:1], lengths=[4], generator=torch.Generator().manual_seed(0), steps=5,
                          image_size=(640, 480))
-    center, scale = generation.placement((640, 480))
+    center, scale = pipeline.placement((640, 480))
     np.testing.assert_allclose(wide.keypoints[0], wide.features[0, ..., :2].numpy() * 192.0 + (320, 240),
                                rtol=1e-5, atol=1e-3)
 
@@ -238,13 +241,13 @@ def test_write_outputs_refuses_non_finite_motions(pipe, tmp_path):
     out = pipe.generate(CAPS[:1], lengths=[4], generator=torch.Generator().manual_seed(0), steps=2)
     out.keypoints[0, 2, 5, 0] = np.nan
     with pytest.raises(ValueError, match="motion 0 .* holds non-finite values"):
-        generation.write_outputs(out, 0, tmp_path / "gen" / "wave")
+        export.write_outputs(out, 0, tmp_path / "gen" / "wave")
     assert not (tmp_path / "gen").exists()  # nothing written
 
 
 def test_written_json_round_trips_through_our_mmpose_reader(pipe, tmp_path):
     out = pipe.generate(CAPS, lengths=[4, 6, 3], generator=torch.Generator().manual_seed(0), steps=2)
-    paths = generation.write_outputs(out, 1, tmp_path / "gen" / "wave")
+    paths = export.write_outputs(out, 1, tmp_path / "gen" / "wave")
     assert [p.suffix for p in paths] == [".json", ".txt", ".npz", ".gif"] and all(p.is_file() for p in paths)
     (m,) = list(read_mmpose(tmp_path / "gen", MMPoseConfig(fps=10.0, image_size=(512, 512))))
     assert m.texts == [CAPS[1]]
@@ -396,10 +399,10 @@ def test_motion_sanity_scores_each_corruption_against_the_real_reference(tiny_st
     mc = metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4)
     rows = evaluation.motion_sanity(model, tiny_store, test, mc, seed=3)
     assert tuple(rows) == evaluation.SANITY_ROWS
-    ds = molip.eval_dataset(tiny_store, test, model.config)
+    ds = embedding.eval_dataset(tiny_store, test, model.config)
     batch = collate([ds[k] for k in range(len(ds))])
     reference = evaluation.real_reference(model, tiny_store, test)
-    text = molip.embed_texts(model, batch.captions)
+    text = embedding.embed_texts(model, batch.captions)
     for name in ("real", "reversed", "frozen"):
         feats = batch.features if name == "real" else corrupt(batch.features, batch.mask, name)
         want = metrics.evaluate(text, evaluation.embed_motions(model, feats, batch.mask), reference, config=mc)

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 from fakes import WordEncoder
 from tenderlib import checkpoints, training
 from tenderlib.models import molip
+from tenderlib.experiments import molip_runs
+from tenderlib.evaluation import embedding
 from tenderlib.data.dataset import Batch
 from tenderlib.data.skeleton import NUM_KEYPOINTS
 
@@ -163,13 +165,13 @@ def test_load_or_train_by_config_and_mismatch(encoder, tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text("")
     sel = Selection(split="train", data_frac=0.2)
     tc = training.TrainConfig(max_steps=3, batch_size=8, lr=1e-3, progress="off", device="cpu", log_every=1)
-    first = molip.load_or_train(TINY, tc, store, sel, "test", text_encoder=encoder)
+    first = molip_runs.load_or_train_molip(TINY, tc, store, sel, "test", text_encoder=encoder)
     assert first.trained_now and first.step == 3
     assert first.run_dir.parent == tmp_path / "outputs" / "test" / "checkpoints"
-    again = molip.load_or_train(TINY, tc, store, sel, "test", text_encoder=encoder)
+    again = molip_runs.load_or_train_molip(TINY, tc, store, sel, "test", text_encoder=encoder)
     assert not again.trained_now
-    ds = molip.eval_dataset(store, store.select(sel)[:8], TINY)
-    a, b = molip.embed_dataset(first.model, ds), molip.embed_dataset(again.model, ds)
+    ds = embedding.eval_dataset(store, store.select(sel)[:8], TINY)
+    a, b = embedding.embed_dataset(first.model, ds), embedding.embed_dataset(again.model, ds)
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_array_equal(a[0], b[0])
     other = molip.MoLIPConfig(**{**TINY.__dict__, "embed_dim": 8})

@@ -29,7 +29,8 @@ import torch
 
 from tenderlib.evaluation import metrics
 from tenderlib.data.dataset import collate
-from tenderlib.models.molip import MoLIP, embed_dataset, embed_texts, eval_dataset
+from tenderlib.evaluation.embedding import embed_dataset, embed_texts, eval_dataset
+from tenderlib.models.molip import MoLIP
 from tenderlib.data.corruptions import corrupt
 from tenderlib.experiments.paper import MOLIP_METRICS
 from tenderlib.data.store import Store

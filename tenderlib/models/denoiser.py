@@ -5,8 +5,8 @@
     x0 = model(x_t, t, text)                              # (B, n, d), (B,), TextFeatures -> (B, n, d)
     x0 = model.guided(x_t, t, cond, null, scale=7.5)      # classifier-free guidance, one batch of 2B
     model.training_loss(batch)                            # tenderlib.training.train, on a LatentBatch
-    run = load_or_train(config, train_config, latents, profile)   # by config, under
-                                                          # outputs/<profile>/checkpoints/tender-<hash>/
+    load(checkpoint)                                      # a saved denoiser, built from its own config
+(trained by config on a VAE's latents: tenderlib.experiments.generation)
 
 Network. The noisy latent's n tokens (VAE latent width d_z) are projected to the width `dim`;
 the timestep goes through a sinusoidal table and an MLP to one token; the caption's frozen
@@ -34,18 +34,16 @@ the VAE's latent space.
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenderlib import checkpoints, seeding, training
+from tenderlib import checkpoints, seeding
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
@@ -126,16 +124,6 @@ class DenoiserConfig:
         return dataclasses.replace(self, guidance_scale=DenoiserConfig.guidance_scale)
 
 
-def paper_train_config(num_train_clips: int, **changes) -> training.TrainConfig:
-    """The paper's diffusion training (appendix B.1): batch 256, AdamW 2e-4 without weight decay,
-    2,000 epochs of `num_train_clips` clips."""
-    if not (isinstance(num_train_clips, int) and num_train_clips >= 1):
-        raise ValueError(f"num_train_clips must be an int >= 1, got {num_train_clips!r}")
-    steps = 2000 * training.steps_per_epoch(num_train_clips, 256)
-    return training.TrainConfig(**{"batch_size": 256, "lr": 2e-4, "weight_decay": 0.0, "max_steps": steps,
-                                   **changes})
-
-
 # --------------------------------------------------------------------------------------------
 # Text features: mixing captions with the null condition
 
@@ -170,7 +158,7 @@ def cat_text(a: TextFeatures, b: TextFeatures) -> TextFeatures:
 
 
 # --------------------------------------------------------------------------------------------
-# Latent training data
+# The batch the denoiser trains on
 
 
 @dataclass(eq=False)
@@ -187,44 +175,6 @@ class LatentBatch:
     def to(self, device, non_blocking: bool = False) -> "LatentBatch":
         return LatentBatch(self.latents.to(device, non_blocking=non_blocking), self.captions,
                            self.lengths.to(device, non_blocking=non_blocking))
-
-
-class LatentDataset(torch.utils.data.Dataset):
-    """The VAE latents of the training clips, each with its captions; one caption per item, drawn
-    from (seed, epoch, item) (call set_epoch, as tenderlib.training does)."""
-
-    def __init__(self, latents: torch.Tensor, captions: Sequence[Sequence[str]], lengths, seed: int = 0):
-        latents = torch.as_tensor(latents, dtype=torch.float32)
-        lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
-        if latents.ndim != 3:
-            raise ValueError(f"latents must be (N, n, d), got {tuple(latents.shape)}")
-        if not (len(captions) == latents.shape[0] == lengths.shape[0]):
-            raise ValueError(f"latents ({latents.shape[0]}), captions ({len(captions)}) and lengths "
-                             f"({lengths.shape[0]}) must be as many")
-        captions = [[c] if isinstance(c, str) else list(c) for c in captions]
-        empty = [i for i, c in enumerate(captions) if not c]
-        if empty:
-            raise ValueError(f"items {empty[:10]} have no caption")
-        self.latents, self.captions, self.lengths, self.seed, self.epoch = latents, captions, lengths, int(seed), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.latents.shape[0]
-
-    def __getitem__(self, k: int):
-        texts = self.captions[k]
-        pick = np.random.default_rng((self.seed, self.epoch, int(k))).integers(len(texts)) if len(texts) > 1 else 0
-        return self.latents[k], texts[pick], self.lengths[k]
-
-
-def collate_latents(items) -> LatentBatch:
-    """LatentDataset items -> LatentBatch (tenderlib.training.train's collate_fn)."""
-    if not items:
-        raise ValueError("collate_latents needs at least one item")
-    return LatentBatch(torch.stack([it[0] for it in items]), [it[1] for it in items],
-                       torch.stack([it[2] for it in items]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,42 +306,6 @@ def build(config: DenoiserConfig, seed: int = 0, text_encoder: TextEncoder | Non
     """A freshly initialised Denoiser, its weights fixed by `seed`."""
     seeding.seed_everything(seed)
     return Denoiser(config, text_encoder)
-
-
-# --------------------------------------------------------------------------------------------
-# Load or train by config
-
-
-DenoiserRun = training.ModelRun  # .model: a Denoiser; .run_dir: outputs/<profile>/checkpoints/tender-<hash>/
-
-
-RUN_NAME = "tender"  # run folders: outputs/<profile>/checkpoints/tender-<hash>/
-
-
-@dataclass(frozen=True)
-class LatentKey:
-    """Which latents a denoiser trained on (hashed into its run folder with the configs)."""
-
-    vae_run: str  # the VAE's run folder name: vae-<hash of its configs and data>
-    store: str  # the store's folder name
-    selection: Any = None  # which clips were encoded (a tenderlib.data.store.Selection)
-
-
-def load_or_train(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,
-                  data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> DenoiserRun:
-    """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
-    folder when a finished run is there, else trained (resuming a killed run)."""
-    stored = config.weight_identity()  # what the run folder is named by and its checkpoints hold
-    folder = training.run_dir(profile, RUN_NAME, stored, training.weight_identity(train_config), data_key)
-    model = build(config, train_config.seed, text_encoder)
-    model.set_latent_stats(latents.latents)
-
-    def make_dataset():
-        model.text_encoder.encode(sorted({t for texts in latents.captions for t in texts}))  # warm the cache
-        return latents
-
-    r = training.load_or_train(model, train_config, folder, make_dataset, config=stored, collate_fn=collate_latents)
-    return DenoiserRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(latents))
 
 
 def load(checkpoint, device: str | torch.device = "cpu", text_encoder: TextEncoder | None = None,

@@ -4,8 +4,8 @@
     model.encode_motion(features, mask)           # (B, T, K, 3), (B, T) -> (B, E) unit vectors
     model.encode_text(captions)                   # B captions -> (B, E) unit vectors
     model.training_loss(batch)                    # symmetric InfoNCE (tenderlib.training.train)
-    run = load_or_train(config, train_config, store, selection, profile)   # by config, under
-                                                  # outputs/<profile>/checkpoints/molip-<hash>/
+(embedding datasets and the laterality check: tenderlib.evaluation; trained by config, notebook 04:
+tenderlib.experiments.molip_runs)
 
 Motion side: every frame's 133 x (x, y[, c]) is flattened and projected to `dim`, a learned
 [CLS] token is prepended, sinusoidal positions are added, and a padding-aware transformer
@@ -64,24 +64,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from tenderlib import seeding, training
+from tenderlib import seeding
 from tenderlib.data import skeleton
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
-from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer
 from tenderlib.data.mirror import mirror_caption, swap_sides
 from tenderlib.data.corruptions import CORRUPTIONS, corrupt
-from tenderlib.data.store import Selection, Store
 from tenderlib.models.text import TextEncoder, TextEncoderConfig, load_text_encoder
 
 log = logging.getLogger(__name__)
@@ -157,31 +153,6 @@ class MoLIPConfig:
         encoding is the slow part on a CPU (MiniLM: about 50 captions/s on one busy core)."""
         return TextEncoderConfig(kind=self.text_kind, model=self.text_model, max_length=self.text_max_length,
                                  memory_cache_size=memory_cache_size, disk_cache=disk_cache)
-
-
-@dataclass(frozen=True)
-class MoLIPExperimentConfig:
-    """What notebook 04 does with MoLIP beyond training one model."""
-
-    subset: str = "D1"  # named selection trained and tested on: D1 | D2 | D3 (tenderlib.data.store)
-    data_fracs: tuple[float, ...] = (0.2, 0.5, 0.8, 1.0)  # scaling table (paper Tables 4 and 10)
-    num_queries: int = 3  # text -> motion retrieval examples
-    retrieval_k: int = 3  # motions shown per query
-    torch_threads: int = 1  # CPU threads for torch; 1 = the same numbers on every machine and, on a
-    #                         busy 2-core machine, about 10x faster than 2 (no spinning); 0 = torch's default
-
-    def __post_init__(self):
-        if self.subset not in ("D1", "D2", "D3"):
-            raise ValueError(f"subset must be one of ('D1', 'D2', 'D3'), got {self.subset!r}")
-        fracs = tuple(float(f) for f in self.data_fracs)
-        if not fracs or any(not 0 < f <= 1 for f in fracs) or list(fracs) != sorted(set(fracs)):
-            raise ValueError(f"data_fracs must be increasing fractions in (0, 1], got {self.data_fracs!r}")
-        object.__setattr__(self, "data_fracs", fracs)
-        if not (isinstance(self.torch_threads, int) and self.torch_threads >= 0):
-            raise ValueError(f"torch_threads must be an int >= 0 (0 = torch's default), got {self.torch_threads!r}")
-        for name in ("num_queries", "retrieval_k"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -408,113 +379,3 @@ def build(config: MoLIPConfig, seed: int = 0, text_encoder: TextEncoder | None =
     """A freshly initialised MoLIP, its weights fixed by `seed`."""
     seeding.seed_everything(seed)
     return MoLIP(config, text_encoder)
-
-
-# ---------------------------------------------------------------------------------------------
-# Embedding helpers
-
-
-def eval_dataset(store: Store, indices, config: MoLIPConfig, crop: str = "center", caption: str = "first",
-                 seed: int = 0) -> MotionDataset:
-    """The clips `indices` as MoLIP sees them at evaluation (deterministic crop and caption)."""
-    return MotionDataset(store, indices, max_frames=config.max_frames, crop=crop, caption=caption,
-                         generator_seed=seed)
-
-
-@torch.no_grad()
-def embed_dataset(model: MoLIP, dataset: MotionDataset, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(text, motion) embeddings, (N, E) float32 each, of the dataset's items in order."""
-    model.eval()
-    device = model.logit_scale.device
-    texts, motions = [], []
-    for a in range(0, len(dataset), batch_size):
-        batch = collate([dataset[k] for k in range(a, min(a + batch_size, len(dataset)))]).to(device)
-        t, m = model(batch.features, batch.mask, batch.captions)
-        texts.append(t.cpu().numpy())
-        motions.append(m.cpu().numpy())
-    return np.concatenate(texts), np.concatenate(motions)
-
-
-@torch.no_grad()
-def embed_texts(model: MoLIP, captions: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """(N, E) float32 text embeddings."""
-    model.eval()
-    captions = list(captions)
-    if not captions:
-        raise ValueError("captions must hold at least one caption")
-    return np.concatenate([model.encode_text(captions[a:a + batch_size]).cpu().numpy()
-                           for a in range(0, len(captions), batch_size)])
-
-
-# ---------------------------------------------------------------------------------------------
-# Laterality: captions that differ only in the side
-
-@dataclass(frozen=True)
-class LateralityResult:
-    accuracy: float  # fraction of pairs where the clip's own caption is nearer than its mirror
-    pairs: int  # (clip, caption, mirrored caption) triples tested
-    sentence_cosine: float  # mean cosine of the frozen sentence vectors of caption and mirror
-    molip_cosine: float  # mean cosine of MoLIP's text embeddings of caption and mirror
-    margin: float  # mean of cos(motion, own) - cos(motion, mirror)
-    examples: list = field(default_factory=list, compare=False)  # a few (caption, mirror, own, mirror cos)
-
-
-@torch.no_grad()
-def laterality_check(model: MoLIP, store: Store, indices, batch_size: int = 256,
-                     num_examples: int = 5) -> LateralityResult:
-    """For every caption of the clips `indices` that names a side, is the clip's motion nearer to
-    the caption than to the same caption with left and right exchanged?"""
-    triples = [(int(i), t, swap_sides(t)) for i in np.asarray(indices).tolist() for t in store.texts(int(i))]
-    triples = [x for x in triples if x[2] is not None]
-    if not triples:
-        raise ValueError("none of the clips' captions names a side (left / right): nothing to check")
-    clips = sorted({i for i, _, _ in triples})
-    ds = eval_dataset(store, clips, model.config)
-    _, motion = embed_dataset(model, ds, batch_size)
-    row = {int(ds.indices[k]): k for k in range(len(ds))}
-    m = motion[[row[i] for i, _, _ in triples]]  # (P, E)
-    own = embed_texts(model, [t for _, t, _ in triples], batch_size)  # (P, E)
-    mirror = embed_texts(model, [s for _, _, s in triples], batch_size)  # (P, E)
-    cos_own, cos_mirror = (m * own).sum(1), (m * mirror).sum(1)  # (P,)
-    pooled_own = model.text_encoder.encode([t for _, t, _ in triples]).pooled
-    pooled_mirror = model.text_encoder.encode([s for _, _, s in triples]).pooled
-    sentence = F.cosine_similarity(pooled_own, pooled_mirror, dim=-1).mean()
-    examples = [(t, s, round(float(a), 3), round(float(b), 3))
-                for (_, t, s), a, b in list(zip(triples, cos_own, cos_mirror))[:num_examples]]
-    return LateralityResult(accuracy=float((cos_own > cos_mirror).mean()), pairs=len(triples),
-                            sentence_cosine=float(sentence), molip_cosine=float((own * mirror).sum(1).mean()),
-                            margin=float((cos_own - cos_mirror).mean()), examples=examples)
-
-
-# ---------------------------------------------------------------------------------------------
-# Load or train by config
-
-
-DataKey = training.DataKey  # kept for callers of molip.DataKey
-
-
-MoLIPRun = training.ModelRun  # .model: a MoLIP; .run_dir: outputs/<profile>/checkpoints/molip-<hash>/
-
-
-def run_dir_for(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
-                profile: str) -> Path:
-    """outputs/<profile>/checkpoints/molip-<hash of the model, training and data configs>/."""
-    return training.data_run_dir(profile, "molip", config, train_config, store, selection)
-
-
-def load_or_train(config: MoLIPConfig, train_config: training.TrainConfig, store: Store, selection: Selection,
-                  profile: str, *, text_encoder: TextEncoder | None = None) -> MoLIPRun:
-    """The MoLIP trained with these configs on `selection` of `store`: loaded from its run folder if a
-    finished run is there (checked against the config), else trained (resuming a killed run)."""
-    folder = run_dir_for(config, train_config, store, selection, profile)
-    indices = store.select(selection)
-    model = build(config, train_config.seed, text_encoder)
-
-    def make_dataset() -> MotionDataset:
-        dataset = MotionDataset(store, indices, max_frames=config.max_frames, crop="random", caption="random",
-                                generator_seed=train_config.seed, mirror=config.mirror_augment)
-        model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm cache
-        return dataset
-
-    r = training.load_or_train(model, train_config, folder, make_dataset, config=config)
-    return MoLIPRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(indices))

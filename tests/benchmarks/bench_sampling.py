@@ -6,7 +6,7 @@ classifier-free guidance, against 1000-step ancestral sampling of a motion-space
 
 Tender: the latent denoiser (tenderlib.models.denoiser, conditioning "concat") samples n x d latents with
 50 DDIM steps, the conditional and unconditional passes as one batch of 2B, then the PA-VAE
-decodes `--frames` frames (tenderlib.generation.Tender.sample_latents + PAVAE.decode). Text features
+decodes `--frames` frames (tenderlib.pipeline.Tender.sample_latents + PAVAE.decode). Text features
 are given (a stand-in encoder): the frozen text encoder runs once per caption in both regimes.
 
 Motion-space baseline (the regime of MDM, 25 s a sentence on a GPU): a transformer of the same
@@ -45,7 +45,7 @@ def main() -> None:
     from torch import nn
 
     from tenderlib.models import denoiser as dn
-    from tenderlib.generation import LengthSampler, Tender
+    from tenderlib.models.pipeline import LengthSampler, Tender
     from tenderlib.models.layers import SkipTransformer, count_parameters
     from tenderlib.models.scheduler import NoiseScheduler
     from tenderlib.data.skeleton import NUM_KEYPOINTS

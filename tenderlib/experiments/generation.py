@@ -1,0 +1,437 @@
+"""Notebook 03: Tender's denoiser trained by config on a VAE's latents, scored with MoLIP, the tables.
+
+    study = TenderExperimentConfig(...)                      # data, tables, sampling; the VAE and MoLIP
+    run = fit_pipeline(vae_run, den_cfg, train_cfg, store, selection, profile)   # load or train
+    scores = score(run.pipe, molip_model, store, test, MetricsConfig(...), reference)
+    result_row(scores)                                       # a table row: metrics + movement ratios
+    table_row(TableRun(...))                                 # one row of Tables 3 / 11 / 13, cached
+    find_run(profile=...)                                    # the run `tender generate` uses
+
+Denoiser runs live in outputs/<profile>/checkpoints/tender-<hash of the configs and the latents>/,
+named by the weight identity of the config (the sampling default guidance_scale left out); the
+latents are the VAE's posterior means of the training clips, encoded once per VAE run
+(tenderlib.experiments.vae_runs.training_latents).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from tenderlib import checkpoints, evaluation, params, paths, synthetic, training
+from tenderlib.data.dataset import MotionDataset, collate
+from tenderlib.evaluation import movement
+from tenderlib.experiments import vae_runs
+from tenderlib.models import denoiser
+from tenderlib.experiments import molip_runs
+from tenderlib.models.denoiser import CONDITIONINGS, DenoiserConfig, LatentBatch
+from tenderlib.models.layers import count_parameters
+from tenderlib.models.molip import MoLIPConfig
+from tenderlib.models.pipeline import Generation, LengthSampler, PIPELINE_FILE, Tender
+from tenderlib.models.text import TextEncoder
+from tenderlib.models.vae import VAEConfig
+from tenderlib.training import TrainConfig
+
+def find_run(root=None, profile: str | None = None) -> Path:
+    """The Tender run `tender generate` uses: among outputs/<profile>/checkpoints/tender-*/ (every
+    profile when None) that hold pipeline.json and a finished checkpoint, the one whose pipeline.json
+    was written last. FileNotFoundError naming notebook 03 when there is none."""
+
+    base = Path(root) if root is not None else paths.repo_root()
+    pattern = f"{paths.check_profile(profile)}/checkpoints/tender-*" if profile else "*/checkpoints/tender-*"
+    runs = [p for p in (base / "outputs").glob(pattern)
+            if (p / PIPELINE_FILE).is_file() and checkpoints.latest_checkpoint(p) is not None]
+    if not runs:
+        where = f"outputs/{profile}/checkpoints" if profile else "outputs/*/checkpoints"
+        raise FileNotFoundError(f"no trained Tender model under {where}: run notebook 03 (papermill "
+                                f"notebooks/03_diffusion.ipynb out.ipynb [-f params/default/03_diffusion.yaml]) "
+                                f"to train one, or pass --checkpoint PATH")
+    return max(runs, key=lambda p: ((p / PIPELINE_FILE).stat().st_mtime, p.name))
+
+
+# --------------------------------------------------------------------------------------------
+# Denoiser runs
+
+
+def paper_train_config(num_train_clips: int, **changes) -> training.TrainConfig:
+    """The paper's diffusion training (appendix B.1): batch 256, AdamW 2e-4 without weight decay,
+    2,000 epochs of `num_train_clips` clips."""
+    if not (isinstance(num_train_clips, int) and num_train_clips >= 1):
+        raise ValueError(f"num_train_clips must be an int >= 1, got {num_train_clips!r}")
+    steps = 2000 * training.steps_per_epoch(num_train_clips, 256)
+    return training.TrainConfig(**{"batch_size": 256, "lr": 2e-4, "weight_decay": 0.0, "max_steps": steps,
+                                   **changes})
+
+
+class LatentDataset(torch.utils.data.Dataset):
+    """The VAE latents of the training clips, each with its captions; one caption per item, drawn
+    from (seed, epoch, item) (call set_epoch, as tenderlib.training does)."""
+
+    def __init__(self, latents: torch.Tensor, captions: Sequence[Sequence[str]], lengths, seed: int = 0):
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
+        if latents.ndim != 3:
+            raise ValueError(f"latents must be (N, n, d), got {tuple(latents.shape)}")
+        if not (len(captions) == latents.shape[0] == lengths.shape[0]):
+            raise ValueError(f"latents ({latents.shape[0]}), captions ({len(captions)}) and lengths "
+                             f"({lengths.shape[0]}) must be as many")
+        captions = [[c] if isinstance(c, str) else list(c) for c in captions]
+        empty = [i for i, c in enumerate(captions) if not c]
+        if empty:
+            raise ValueError(f"items {empty[:10]} have no caption")
+        self.latents, self.captions, self.lengths, self.seed, self.epoch = latents, captions, lengths, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+    def __getitem__(self, k: int):
+        texts = self.captions[k]
+        pick = np.random.default_rng((self.seed, self.epoch, int(k))).integers(len(texts)) if len(texts) > 1 else 0
+        return self.latents[k], texts[pick], self.lengths[k]
+
+
+def collate_latents(items) -> LatentBatch:
+    """LatentDataset items -> LatentBatch (tenderlib.training.train's collate_fn)."""
+    if not items:
+        raise ValueError("collate_latents needs at least one item")
+    return LatentBatch(torch.stack([it[0] for it in items]), [it[1] for it in items],
+                       torch.stack([it[2] for it in items]))
+
+
+
+RUN_NAME = "tender"  # run folders: outputs/<profile>/checkpoints/tender-<hash>/
+
+
+@dataclass(frozen=True)
+class LatentKey:
+    """Which latents a denoiser trained on (hashed into its run folder with the configs)."""
+
+    vae_run: str  # the VAE's run folder name: vae-<hash of its configs and data>
+    store: str  # the store's folder name
+    selection: Any = None  # which clips were encoded (a tenderlib.data.store.Selection)
+
+
+def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,
+                  data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> training.ModelRun:
+    """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
+    folder when a finished run is there, else trained (resuming a killed run)."""
+    stored = config.weight_identity()  # what the run folder is named by and its checkpoints hold
+    folder = training.run_dir(profile, RUN_NAME, stored, training.weight_identity(train_config), data_key)
+    model = denoiser.build(config, train_config.seed, text_encoder)
+    model.set_latent_stats(latents.latents)
+
+    def make_dataset():
+        model.text_encoder.encode(sorted({t for texts in latents.captions for t in texts}))  # warm the cache
+        return latents
+
+    r = training.load_or_train(model, train_config, folder, make_dataset, config=stored, collate_fn=collate_latents)
+    return training.ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(latents))
+
+
+# --------------------------------------------------------------------------------------------
+# The study
+
+
+@dataclass(frozen=True)
+class TenderExperimentConfig:
+    """What notebook 03 does beyond one denoiser: data, tables, sampling, and the configs of the VAE
+    (notebook 02's parameters, prefixed vae_) and of MoLIP (notebook 04's, prefixed molip_) it loads
+    or trains, so that the runs of those notebooks are shared when the values agree."""
+
+    subset: str = "D1"  # named selection trained and tested on (paper: D1)
+    data_frac: float = 1.0  # share of the subset's training clips of the main run (nested subsets)
+    data_fracs: tuple[float, ...] = (0.2, 0.5, 0.8, 1.0)  # Tables 3 / 11 rows
+    scaling_layers: tuple[int, ...] = (5, 9)  # Tables 3 / 11: denoiser depths
+    conditionings: tuple[str, ...] = ("concat", "add", "text_transformer", "cross_attention")  # Table 13
+    ablation_steps: int = 0  # steps of every table run but the main one; 0 = max_steps
+    steps: int = 50  # DDIM steps at sampling
+    eta: float = 0.0  # DDIM eta
+    guidance_scales: tuple[float, ...] = (0.0, 1.0, 2.5, 7.5)  # the guidance figure and table
+    mm_texts: int = 8  # MultiModality: test captions ...
+    mm_repeats: int = 5  # ... generated this many times each
+    num_examples: int = 3  # captions in the figure of generated motions
+    torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
+    # the VAE (tenderlib.models.vae.VAEConfig / TrainConfig of notebook 02)
+    vae_num_parts: int = 4
+    vae_spatial_layers: int = 2
+    vae_spatial_dim: int = 16
+    vae_latent_tokens: int = 4
+    vae_latent_dim: int = 128
+    vae_num_layers: int = 5
+    vae_num_heads: int = 4
+    vae_ff_dim: int = 512
+    vae_dropout: float = 0.1
+    vae_max_frames: int = 64
+    vae_cag: bool = True
+    vae_steps: int = 500
+    vae_batch_size: int = 16
+    vae_lr: float = 1e-3
+    vae_warmup_steps: int = 50
+    # MoLIP (tenderlib.models.molip.MoLIPConfig / TrainConfig of notebook 04)
+    molip_max_frames: int = 64
+    molip_frame_stride: int = 2
+    molip_dim: int = 128
+    molip_motion_layers: int = 2
+    molip_ff_dim: int = 256
+    molip_embed_dim: int = 128
+    molip_heads: int = 4
+    molip_dropout: float = 0.1
+    molip_mirror_augment: float = 0.0
+    molip_side_dims: int = 0
+    molip_text_kind: str = "minilm"
+    molip_steps: int = 1500
+    molip_batch_size: int = 64
+    molip_lr: float = 1e-3
+    molip_warmup_steps: int = 100
+
+    def __post_init__(self):
+
+        if self.subset not in ("D1", "D2", "D3"):
+            raise ValueError(f"subset must be one of ('D1', 'D2', 'D3'), got {self.subset!r}")
+        if not 0 < self.data_frac <= 1:
+            raise ValueError(f"data_frac must be in (0, 1], got {self.data_frac!r}")
+        fracs = tuple(float(f) for f in self.data_fracs)
+        if not fracs or any(not 0 < f <= 1 for f in fracs) or list(fracs) != sorted(set(fracs)):
+            raise ValueError(f"data_fracs must be increasing fractions in (0, 1], got {self.data_fracs!r}")
+        object.__setattr__(self, "data_fracs", fracs)
+        object.__setattr__(self, "scaling_layers", tuple(int(v) for v in self.scaling_layers))
+        object.__setattr__(self, "conditionings", tuple(self.conditionings))
+        object.__setattr__(self, "guidance_scales", tuple(float(v) for v in self.guidance_scales))
+        bad = [c for c in self.conditionings if c not in CONDITIONINGS]
+        if bad:
+            raise ValueError(f"conditionings must be among {CONDITIONINGS}, got {bad}")
+        if any(s < 0 for s in self.guidance_scales):
+            raise ValueError(f"guidance_scales must be >= 0, got {self.guidance_scales}")
+        if any(v < 1 for v in self.scaling_layers):
+            raise ValueError(f"scaling_layers must be ints >= 1, got {self.scaling_layers}")
+        for name in ("steps", "mm_texts", "mm_repeats", "num_examples"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
+        for name in ("ablation_steps", "torch_threads"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
+        if self.mm_repeats < 2:
+            raise ValueError(f"mm_repeats must be >= 2 (MultiModality compares generations), got {self.mm_repeats}")
+        if self.eta < 0:
+            raise ValueError(f"eta must be >= 0, got {self.eta!r}")
+
+    def vae_config(self):
+
+        return VAEConfig(num_parts=self.vae_num_parts, spatial_layers=self.vae_spatial_layers,
+                         spatial_dim=self.vae_spatial_dim, latent_tokens=self.vae_latent_tokens,
+                         latent_dim=self.vae_latent_dim, num_layers=self.vae_num_layers, num_heads=self.vae_num_heads,
+                         ff_dim=self.vae_ff_dim, dropout=self.vae_dropout, max_frames=self.vae_max_frames,
+                         cag=self.vae_cag)
+
+    def vae_train_config(self, seed: int, autocast: str = "off"):
+        """Notebook 02's TrainConfig (autocast: notebook 02's, the same as this notebook's in every profile)."""
+
+        return TrainConfig(seed=seed, max_steps=self.vae_steps, batch_size=self.vae_batch_size, lr=self.vae_lr,
+                           warmup_steps=self.vae_warmup_steps, autocast=autocast, progress="off",
+                           log_every=max(1, self.vae_steps // 8), checkpoint_every=self.vae_steps)
+
+    def molip_config(self):
+
+        return MoLIPConfig(max_frames=self.molip_max_frames, frame_stride=self.molip_frame_stride, dim=self.molip_dim,
+                           motion_layers=self.molip_motion_layers, ff_dim=self.molip_ff_dim,
+                           embed_dim=self.molip_embed_dim, heads=self.molip_heads, dropout=self.molip_dropout,
+                           mirror_augment=self.molip_mirror_augment, side_dims=self.molip_side_dims,
+                           text_kind=self.molip_text_kind)
+
+    def molip_train_config(self, seed: int, autocast: str = "off"):
+        """Notebook 04's TrainConfig (autocast: notebook 04's, the same as this notebook's in every profile)."""
+
+        return TrainConfig(seed=seed, max_steps=self.molip_steps, batch_size=self.molip_batch_size, lr=self.molip_lr,
+                           warmup_steps=self.molip_warmup_steps, autocast=autocast, progress="off", log_every=25,
+                           checkpoint_every=self.molip_steps)
+
+
+@dataclass
+class TenderRun:
+    """A trained pipeline and how it came to be."""
+
+    pipe: Tender
+    run_dir: Path  # the denoiser's run folder (pipeline.json inside)
+    trained_now: bool
+    step: int
+    seconds: float
+    history: list
+    train_clips: int
+
+
+def latent_dataset(vae_run, store, selection, seed: int = 0):
+    """The training latents of `selection` (VAE posterior means of centre crops, encoded once per VAE
+    run: vae_runs.training_latents) with every caption of each clip -> (LatentDataset, LatentKey)."""
+
+    indices, (mu, lengths) = vae_runs.training_latents(vae_run, store, selection)
+    if indices.size == 0:
+        raise ValueError(f"selection {selection} holds no clip")
+    captions = [store.texts(int(i)) for i in indices]
+    key = LatentKey(Path(vae_run.run_dir).name, Path(store.path).name, selection)
+    return LatentDataset(mu, captions, lengths, seed), key
+
+
+def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, *, text_encoder=None,
+                 publish: bool = True) -> TenderRun:
+    """Load or train the denoiser `config` on the latents of `selection` under `vae_run`'s VAE.
+    Lengths and fps come from the training clips. publish: write the run's pipeline.json, which
+    makes it the model `tender generate` finds (find_run: the newest pipeline.json); notebook 03
+    publishes its main model only, not the table runs."""
+
+
+    t0 = time.perf_counter()
+    data, key = latent_dataset(vae_run, store, selection, train_config.seed)
+    run = load_or_train_denoiser(config, train_config, data, profile, key, text_encoder=text_encoder)
+    indices = store.select(selection)
+    lengths = LengthSampler.fit(store.index.length[indices], vae_run.model.cfg.max_frames)
+    fps = float(np.median(store.index.fps[indices]))
+    pipe = Tender(vae_run.model, run.model, lengths, fps)
+    vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
+    if publish and vae_ckpt is not None:
+        pipe.save(run.run_dir, vae_ckpt)
+    return TenderRun(pipe, run.run_dir, run.trained_now, run.step, time.perf_counter() - t0, run.history, len(data))
+
+
+def prompts_for(store, indices, max_length: int) -> tuple[list[str], list[int]]:
+    """(first caption, length capped at max_length) of each test clip: what a generation table generates."""
+    captions = [store.texts(int(i))[0] for i in indices]
+    lengths = [int(min(store.index.length[int(i)], max_length)) for i in indices]
+    return captions, lengths
+
+
+def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: np.ndarray, *, steps: int = 50,
+          eta: float = 0.0, guidance_scale: float | None = None, mm_texts: int = 8, mm_repeats: int = 5,
+          seed: int = 0, batch_size: int = 64):
+    """Generate for the test clips `indices` (their first caption and length) and score with MoLIP
+    against `reference` (tenderlib.evaluation.real_reference); MultiModality from the first
+    mm_texts captions generated mm_repeats times. Returns a tenderlib.evaluation.metrics.EvalResult."""
+
+    captions, lengths = prompts_for(store, indices, pipe.max_length)
+    g = torch.Generator().manual_seed(seed)
+    kw = dict(steps=steps, eta=eta, guidance_scale=guidance_scale, batch_size=batch_size)
+    gen = pipe.generate(captions, lengths, generator=g, **kw)
+    P = min(mm_texts, len(captions))
+    mm = pipe.generate([c for c in captions[:P] for _ in range(mm_repeats)],
+                       [n for n in lengths[:P] for _ in range(mm_repeats)], generator=g, **kw)
+    mm_features, mm_mask = mm.grouped(mm_repeats)
+    result = evaluation.score_generated(molip_model, captions, gen.features, gen.mask, reference, mm_features,
+                                        mm_mask, metrics_config)
+    return Scores(result, generated_movement(gen, mm, store, indices, pipe.max_length))
+
+
+@dataclass
+class Scores:
+    """What `score` returns: the MoLIP metrics and how much the generations move."""
+
+    result: Any  # tenderlib.evaluation.metrics.EvalResult
+    movement: dict  # tenderlib.evaluation.movement.generation_movement rows: 'generated', 'real', 'ratio'
+
+
+def generated_movement(gen: Generation, mm: Generation, store, indices, max_length: int) -> dict:
+    """tenderlib.evaluation.movement.generation_movement of the motions generated for the test clips `indices`
+    (gen: one per clip, its first caption) against those clips, centre-cropped to max_length as
+    the VAE sees them; the spread of one caption's samples is read from `mm` (several generations
+    of each caption) against the spread of test clips sharing a first caption."""
+
+    real_ds = MotionDataset(store, indices, max_frames=max_length, crop="center", caption="first")
+    real = collate([real_ds[k] for k in range(len(real_ds))])
+    real_clips = movement.clips_from_features(real.features, real.mask, store.index.fps[real.indices.numpy()])
+    return movement.generation_movement(movement.clips_from_features(gen.features, gen.mask, gen.fps), gen.captions,
+                                        real_clips, real.captions,
+                                        movement.clips_from_features(mm.features, mm.mask, mm.fps), mm.captions)
+
+
+def result_row(scores: Scores) -> dict[str, float]:
+    """Scores as paper.table2's columns (+ '<metric>_conf'), MultiModality included, and the movement
+    ratios against the real clips of the same captions: '<part>_disp', '<part>_std', '<part>_spread'
+    for body, face and hand (tenderlib.evaluation.movement)."""
+
+    result = scores.result
+    row = evaluation.metric_row(result)
+    if result.multimodality is not None:
+        row["multimodality"], row["multimodality_conf"] = result.multimodality.mean, result.multimodality.conf
+    ratio = scores.movement["ratio"]
+    row.update({f"{part}_{col}": ratio[f"{part}_{col}"] for part in MOVEMENT_PARTS for col in MOVEMENT_COLUMNS})
+    return row
+
+
+MOVEMENT_PARTS = ("body", "face", "hand")
+MOVEMENT_COLUMNS = ("disp", "std", "spread")
+
+
+# --------------------------------------------------------------------------------------------
+# One table row as a run of its own (tenderlib.parallel): notebook 03's Tables 3/11 and 13
+
+
+@dataclass(frozen=True)
+class TableRun:
+    """Everything one row of a generation table depends on, picklable for a worker process: the
+    data, the VAE and MoLIP (loaded from their runs, trained if missing), the denoiser and its
+    training clips, the test clips and how they are scored."""
+
+    profile: str
+    data: Any  # tenderlib.synthetic.SyntheticConfig: the store
+    vae: Any  # tenderlib.models.vae.VAEConfig
+    vae_train: Any  # its TrainConfig
+    molip: Any  # tenderlib.models.molip.MoLIPConfig
+    molip_train: Any  # its TrainConfig
+    vae_selection: Any  # tenderlib.data.store.Selection the VAE and MoLIP trained on
+    test_selection: Any  # the clips generated for and scored
+    denoiser: Any  # tenderlib.models.denoiser.DenoiserConfig
+    train: Any  # the denoiser's TrainConfig
+    selection: Any  # the denoiser's training clips
+    metrics: Any  # tenderlib.evaluation.metrics.MetricsConfig
+    steps: int = 50
+    eta: float = 0.0
+    mm_texts: int = 8
+    mm_repeats: int = 5
+    seed: int = 0
+
+
+SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scored>.json
+
+
+@functools.lru_cache(maxsize=4)
+def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection):
+    """(store, VAE run, MoLIP) loaded once per process for the rows that share them."""
+
+    store = synthetic.get_store(data)
+    vae_run = vae_runs.load_or_train(vae_cfg, vae_train, store, selection, profile)
+    evaluator = molip_runs.load_or_train_molip(molip_cfg, molip_train, store, selection, profile).model
+    return store, vae_run, evaluator
+
+
+def table_row(run: TableRun) -> dict:
+    """Train (or load) the denoiser of `run` and score it; returns {'train_clips', 'parameters',
+    'run_dir', **result_row}. The scores are kept in the denoiser's run folder (scores/<hash>.json,
+    keyed by everything that makes them), so a second call reads them instead of generating."""
+
+    store, vae_run, evaluator = _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train,
+                                        run.vae_selection)
+    fitted = fit_pipeline(vae_run, run.denoiser, run.train, store, run.selection, run.profile,
+                          text_encoder=evaluator.text_encoder, publish=False)
+    key = params.config_hash(run)  # the evaluator, the test clips, the metrics and the sampling, among the rest
+    path = Path(fitted.run_dir) / SCORE_DIR / f"{key}.json"
+    if path.is_file():
+        row = json.loads(path.read_text())
+    else:
+        test = store.select(run.test_selection)
+        reference = evaluation.real_reference(evaluator, store, test)
+        res = score(fitted.pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
+                    mm_texts=run.mm_texts, mm_repeats=run.mm_repeats, seed=run.seed)
+        row = {"train_clips": fitted.train_clips, "parameters": count_parameters(fitted.pipe.denoiser),
+               **result_row(res)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_text(json.dumps(row, indent=1) + "\n")
+        tmp.replace(path)
+    return {**row, "run_dir": str(fitted.run_dir)}
