@@ -4,6 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def need(config, ok: bool, name: str, allowed: str) -> None:
+    """A config's field check: ValueError '<Config>.<name> must be <allowed>, got <value>' unless ok."""
+    if not ok:
+        raise ValueError(f"{type(config).__name__}.{name} must be {allowed}, got {getattr(config, name)!r}")
+
+
 def check_choice(name: str, value, allowed) -> None:
     """Raise ValueError naming the parameter and the allowed values when value is not one of them."""
     if value not in allowed:

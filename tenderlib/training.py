@@ -42,6 +42,7 @@ from typing import Any, Callable, Literal
 import torch
 from torch import nn
 
+from tenderlib.checks import need
 from tenderlib import params, precision, progress
 from tenderlib.checkpoints import (CheckpointMismatchError, check_config, checkpoint_step, config_mismatch,
                                    latest_checkpoint, load_optimizer, load_weights, save_checkpoint)
@@ -77,24 +78,20 @@ class TrainConfig:
     distributed: Literal["auto", "on", "off"] = "auto"  # DDP: auto = when WORLD_SIZE > 1
 
     def __post_init__(self):
-        def need(ok: bool, name: str, allowed: str):
-            if not ok:
-                raise ValueError(f"TrainConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
-
         for name in ("max_steps", "batch_size", "checkpoint_every", "log_every"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
+            need(self, isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
         for name in ("seed", "warmup_steps", "keep_last", "num_workers"):
-            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an int >= 0")
-        need(self.lr > 0, "lr", "> 0")
-        need(self.weight_decay >= 0, "weight_decay", ">= 0")
-        need(self.eps > 0, "eps", "> 0")
-        need(self.grad_clip >= 0, "grad_clip", ">= 0 (0 = off)")
-        need(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
+            need(self, isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an int >= 0")
+        need(self, self.lr > 0, "lr", "> 0")
+        need(self, self.weight_decay >= 0, "weight_decay", ">= 0")
+        need(self, self.eps > 0, "eps", "> 0")
+        need(self, self.grad_clip >= 0, "grad_clip", ">= 0 (0 = off)")
+        need(self, len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
-        need(self.autocast in ("auto", "bf16", "off"), "autocast", "one of ('auto', 'bf16', 'off')")
-        need(self.progress in ("auto", "on", "off"), "progress", "one of ('auto', 'on', 'off')")
-        need(self.distributed in ("auto", "on", "off"), "distributed", "one of ('auto', 'on', 'off')")
-        need(self.device == "auto" or re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
+        need(self, self.autocast in ("auto", "bf16", "off"), "autocast", "one of ('auto', 'bf16', 'off')")
+        need(self, self.progress in ("auto", "on", "off"), "progress", "one of ('auto', 'on', 'off')")
+        need(self, self.distributed in ("auto", "on", "off"), "distributed", "one of ('auto', 'on', 'off')")
+        need(self, self.device == "auto" or re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
              "'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps'")
 
     def lr_at(self, step: int) -> float:
@@ -406,7 +403,7 @@ def _train(model, dataset, cfg, folder, config, loss_fn, collate_fn, ctx, t0) ->
 
 
 # --------------------------------------------------------------------------------------------
-# Load or train by config (the notebooks ask for a model by its configs; DESIGN.md section 5)
+# Load or train by config (the notebooks ask for a model by its configs, never by a path)
 
 
 @dataclass(frozen=True)
@@ -457,3 +454,16 @@ def load_or_train(model: nn.Module, train_config: TrainConfig, folder: str | os.
     result = train(model, dataset, train_config, folder, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def run_by_config(name: str, model: nn.Module, config, train_config: TrainConfig, profile: str, data_key,
+                  make_dataset: Callable[[], Any], train_items: int, *, collate_fn: Callable | None = None,
+                  loss_fn: Callable | None = None) -> ModelRun:
+    """The one load-or-train by config of every model (VAE, MoLIP, denoiser): `model` (freshly built,
+    seeded) in outputs/<profile>/checkpoints/<name>-<hash of config, the weight-relevant TrainConfig
+    and data_key>/, loaded when that run finished, else trained there (resuming a killed run).
+    data_key names the training data (a DataKey, or what a model's data is named by); train_items:
+    how many items it holds (reported in the result)."""
+    folder = run_dir(profile, name, config, weight_identity(train_config), data_key)
+    r = load_or_train(model, train_config, folder, make_dataset, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
+    return ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, train_items)

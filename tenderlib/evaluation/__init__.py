@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from tenderlib.evaluation import metrics
+from tenderlib.evaluation.metrics import MOLIP_METRICS
 from tenderlib.data.dataset import collate
 from tenderlib.evaluation.embedding import embed_dataset, embed_texts, eval_dataset
 from tenderlib.models.molip import MoLIP
 from tenderlib.data.corruptions import corrupt
-from tenderlib.experiments.paper import MOLIP_METRICS
 from tenderlib.data.store import Store
 
 log = logging.getLogger(__name__)

@@ -222,6 +222,9 @@ def _gaussian_stats(x: np.ndarray) -> GaussianStats:
     return GaussianStats(mean, (cov + cov.T) / 2.0, int(x.shape[0]))
 
 
+# MoLIP's retrieval metrics (paper section 5.2, appendix C): the columns of our rows
+# (tenderlib.evaluation.metric_row) and of the paper's tables (tenderlib.experiments.paper).
+MOLIP_METRICS = ("top1", "top2", "top3", "fid", "mm_dist", "diversity")
 ROUNDOFF = 1e-10  # negative eigenvalues within this fraction of the largest are round-off
 
 

@@ -124,8 +124,6 @@ def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainC
                   data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> training.ModelRun:
     """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
     folder when a finished run is there, else trained (resuming a killed run)."""
-    stored = config.weight_identity()  # what the run folder is named by and its checkpoints hold
-    folder = training.run_dir(profile, RUN_NAME, stored, training.weight_identity(train_config), data_key)
     model = denoiser.build(config, train_config.seed, text_encoder)
     model.set_latent_stats(latents.latents)
 
@@ -133,8 +131,9 @@ def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainC
         model.text_encoder.encode(sorted({t for texts in latents.captions for t in texts}))  # warm the cache
         return latents
 
-    r = training.load_or_train(model, train_config, folder, make_dataset, config=stored, collate_fn=collate_latents)
-    return training.ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(latents))
+    # the run is named by the config's weight identity (the sampling default guidance_scale left out)
+    return training.run_by_config(RUN_NAME, model, config.weight_identity(), train_config, profile, data_key,
+                                  make_dataset, len(latents), collate_fn=collate_latents)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,7 +51,6 @@ def load_or_train_molip(config: MoLIPConfig, train_config: training.TrainConfig,
                   profile: str, *, text_encoder: TextEncoder | None = None) -> training.ModelRun:
     """The MoLIP trained with these configs on `selection` of `store`: loaded from its run folder if a
     finished run is there (checked against the config), else trained (resuming a killed run)."""
-    folder = run_dir_for(config, train_config, store, selection, profile)
     indices = store.select(selection)
     model = molip.build(config, train_config.seed, text_encoder)
 
@@ -61,5 +60,5 @@ def load_or_train_molip(config: MoLIPConfig, train_config: training.TrainConfig,
         model.text_encoder.encode(sorted({t for i in dataset.indices for t in store.texts(int(i))}))  # warm cache
         return dataset
 
-    r = training.load_or_train(model, train_config, folder, make_dataset, config=config)
-    return training.ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(indices))
+    return training.run_by_config("molip", model, config, train_config, profile,
+                                  training.DataKey(Path(store.path).name, selection), make_dataset, len(indices))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tenderlib.evaluation.metrics import MOLIP_METRICS
+
 _YES, _NO = True, False
 
 
@@ -64,9 +66,6 @@ def table9() -> pd.DataFrame:
     return _frame(columns, rows)
 
 
-# MoLIP's retrieval metrics (paper section 5.2, appendix C): columns shared by table4, table10 and
-# real_motions, and by our rows (tenderlib.evaluation.metric_row): mean, then its +- half-width.
-MOLIP_METRICS = ("top1", "top2", "top3", "fid", "mm_dist", "diversity")
 
 
 def table4() -> pd.DataFrame:

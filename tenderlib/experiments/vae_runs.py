@@ -2,7 +2,7 @@
 reconstruction scores per part, the ablations of Tables 5/14, 12 and 7/16 by name, runs by
 config, latents and reconstructions of a dataset.
 
-    run = load_or_train(config, train_config, store, selection, profile)   # VAERun; trained once
+    run = load_or_train(config, train_config, store, selection, profile)   # training.ModelRun; trained once
         under outputs/<profile>/checkpoints/vae-<hash of configs and data>/, loaded afterwards
     mu, lengths = encode_dataset(run.model, eval_dataset(store, indices, config))  # latents
     indices, latents = training_latents(run, store, selection)   # cached in the run folder, shared
@@ -208,9 +208,6 @@ class VAEExperimentConfig:
 # Load or train by config; latents and reconstructions of a dataset
 
 
-VAERun = training.ModelRun  # .model: a PAVAE; .run_dir: outputs/<profile>/checkpoints/vae-<hash>/
-
-
 def build(config: VAEConfig, seed: int = 0) -> PAVAE:
     """A freshly initialised PAVAE, its weights fixed by `seed`."""
     seeding.seed_everything(seed)
@@ -237,17 +234,14 @@ def run_dir_for(config: VAEConfig, train_config, store, selection, profile: str)
     return training.data_run_dir(profile, "vae", config, train_config, store, selection)
 
 
-def load_or_train(config: VAEConfig, train_config, store, selection, profile: str) -> VAERun:
+def load_or_train(config: VAEConfig, train_config, store, selection, profile: str) -> training.ModelRun:
     """The VAE trained with these configs on `selection` of `store`: loaded from its run folder if a
     finished run is there (checked against the config: CheckpointMismatchError names the fields),
     else trained, resuming a killed run from its last checkpoint."""
-    folder = run_dir_for(config, train_config, store, selection, profile)
     indices = store.select(selection)
-    model = build(config, train_config.seed)
-    r = training.load_or_train(model, train_config, folder, lambda: train_dataset(store, indices, config,
-                                                                                     train_config.seed),
-                               config=config)
-    return VAERun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, len(indices))
+    return training.run_by_config("vae", build(config, train_config.seed), config, train_config, profile,
+                                  training.DataKey(Path(store.path).name, selection),
+                                  lambda: train_dataset(store, indices, config, train_config.seed), len(indices))
 
 
 class Latents(NamedTuple):
@@ -280,7 +274,7 @@ def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
 LATENT_DIR = "latents"  # inside a VAE run folder: <store>-<hash of the selection>.safetensors
 
 
-def training_latents(run: VAERun, store, selection) -> tuple[np.ndarray, Latents]:
+def training_latents(run: training.ModelRun, store, selection) -> tuple[np.ndarray, Latents]:
     """(clip indices, Latents) of the clips of `selection` (sorted, as store.select), encoded once
     per VAE run: the latents of the whole selection (its data_frac set to 1) are written to
     run_dir/latents/ the first time and read afterwards, and a data_frac subset takes its rows

@@ -44,15 +44,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenderlib import checkpoints, seeding
-from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
+from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
-from tenderlib.models.text import TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
+from tenderlib.models.text import KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
 
 log = logging.getLogger(__name__)
 
 CONDITIONINGS = ("concat", "add", "text_transformer", "cross_attention")
-TEXT_KINDS = ("minilm", "clip")
 
 
 @dataclass(frozen=True)
@@ -80,21 +79,17 @@ class DenoiserConfig:
     text_max_length: int | None = None  # token context; None = the encoder's own
 
     def __post_init__(self):
-        def need(ok: bool, name: str, allowed: str):
-            if not ok:
-                raise ValueError(f"DenoiserConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
-
         caps = dict(latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH, dim=MAX_WIDTH, num_layers=MAX_LAYERS,
                     num_heads=MAX_HEADS, ff_dim=MAX_WIDTH, text_layers=MAX_LAYERS)
         for name, cap in caps.items():
-            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
-        need(self.dim % self.num_heads == 0 and self.dim % 2 == 0, "dim",
+            need(self, int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
+        need(self, self.dim % self.num_heads == 0 and self.dim % 2 == 0, "dim",
              f"even and divisible by num_heads={self.num_heads}")
-        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
-        need(self.conditioning in CONDITIONINGS, "conditioning", f"one of {CONDITIONINGS}")
-        need(0 <= self.cond_drop_prob < 1, "cond_drop_prob", "in [0, 1)")
-        need(math.isfinite(self.guidance_scale) and self.guidance_scale >= 0, "guidance_scale", ">= 0 and finite")
-        need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
+        need(self, 0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(self, self.conditioning in CONDITIONINGS, "conditioning", f"one of {CONDITIONINGS}")
+        need(self, 0 <= self.cond_drop_prob < 1, "cond_drop_prob", "in [0, 1)")
+        need(self, math.isfinite(self.guidance_scale) and self.guidance_scale >= 0, "guidance_scale", ">= 0 and finite")
+        need(self, self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
         self.scheduler_config()  # validates the schedule
 
     @classmethod

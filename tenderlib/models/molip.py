@@ -74,15 +74,14 @@ from torch import nn
 
 from tenderlib import seeding
 from tenderlib.data import skeleton
-from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
+from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer
 from tenderlib.data.mirror import mirror_caption, swap_sides
 from tenderlib.data.corruptions import CORRUPTIONS, corrupt
-from tenderlib.models.text import TextEncoder, TextEncoderConfig, load_text_encoder
+from tenderlib.models.text import KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, load_text_encoder
 
 log = logging.getLogger(__name__)
 
-TEXT_KINDS = ("minilm", "clip")
 MAX_LOGIT_SCALE = 100.0  # CLIP's clamp of exp(logit_scale)
 
 
@@ -114,27 +113,23 @@ class MoLIPConfig:
     text_max_length: int | None = None  # token context; None = the encoder's own
 
     def __post_init__(self):
-        def need(ok: bool, name: str, allowed: str):
-            if not ok:
-                raise ValueError(f"MoLIPConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
-
         caps = dict(num_keypoints=MAX_TOKENS, max_frames=MAX_FRAMES, frame_stride=MAX_FRAMES, dim=MAX_WIDTH,
                     motion_layers=MAX_LAYERS, text_layers=MAX_LAYERS, heads=MAX_HEADS, ff_dim=MAX_WIDTH,
                     embed_dim=MAX_WIDTH)
         for name, cap in caps.items():
-            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
-        need(self.dim % self.heads == 0 and self.dim % 2 == 0, "dim", f"even and divisible by heads={self.heads}")
-        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
-        need(0 < self.temperature <= 1, "temperature", "in (0, 1]")
-        need(self.mirror_weight >= 0, "mirror_weight", ">= 0")
-        need(0 <= self.mirror_augment <= 1, "mirror_augment", "in [0, 1]")
-        need(isinstance(self.side_dims, int) and 0 <= self.side_dims < self.embed_dim, "side_dims",
+            need(self, int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
+        need(self, self.dim % self.heads == 0 and self.dim % 2 == 0, "dim", f"even and divisible by heads={self.heads}")
+        need(self, 0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(self, 0 < self.temperature <= 1, "temperature", "in (0, 1]")
+        need(self, self.mirror_weight >= 0, "mirror_weight", ">= 0")
+        need(self, 0 <= self.mirror_augment <= 1, "mirror_augment", "in [0, 1]")
+        need(self, isinstance(self.side_dims, int) and 0 <= self.side_dims < self.embed_dim, "side_dims",
              f"an int in [0, embed_dim={self.embed_dim})")
-        need(self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
-        need(self.temporal_weight >= 0, "temporal_weight", ">= 0")
-        need(0 < self.temporal_share <= 1, "temporal_share", "in (0, 1]")
+        need(self, self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
+        need(self, self.temporal_weight >= 0, "temporal_weight", ">= 0")
+        need(self, 0 < self.temporal_share <= 1, "temporal_share", "in (0, 1]")
         object.__setattr__(self, "temporal_kinds", tuple(self.temporal_kinds))
-        need(len(self.temporal_kinds) > 0 and set(self.temporal_kinds) <= set(CORRUPTIONS), "temporal_kinds",
+        need(self, len(self.temporal_kinds) > 0 and set(self.temporal_kinds) <= set(CORRUPTIONS), "temporal_kinds",
              f"a non-empty tuple of {CORRUPTIONS}")
 
     @property

@@ -64,7 +64,7 @@ from einops import rearrange
 from torch import nn
 
 from tenderlib import checkpoints
-from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in
+from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import POSITIONAL_KINDS, FeedForward, PositionalEmbedding, SkipTransformer, attention
 from tenderlib.models.losses import LOSS_KINDS, confidence_loss, kl_divergence, reconstruction_loss, velocity_loss
 from tenderlib.data.skeleton import NUM_KEYPOINTS, PART_GROUPINGS, part_indices, part_mask
@@ -113,31 +113,27 @@ class VAEConfig:
     logvar_init: float = LOGVAR_INIT  # initial log-variance of the posterior (module docstring)
 
     def __post_init__(self):
-        def need(ok: bool, name: str, allowed: str):
-            if not ok:
-                raise ValueError(f"VAEConfig.{name} must be {allowed}, got {getattr(self, name)!r}")
-
-        need(self.num_parts in PART_GROUPINGS and not isinstance(self.num_parts, bool), "num_parts",
+        need(self, self.num_parts in PART_GROUPINGS and not isinstance(self.num_parts, bool), "num_parts",
              f"one of {tuple(sorted(PART_GROUPINGS))}")
-        need(self.spatial_tokens in SPATIAL_TOKENS, "spatial_tokens", f"one of {SPATIAL_TOKENS}")
-        need(self.positional in POSITIONAL_KINDS, "positional", f"one of {POSITIONAL_KINDS}")
-        need(self.recon_loss in LOSS_KINDS, "recon_loss", f"one of {LOSS_KINDS}")
-        need(self.decoder_queries in DECODER_QUERIES, "decoder_queries", f"one of {DECODER_QUERIES}")
+        need(self, self.spatial_tokens in SPATIAL_TOKENS, "spatial_tokens", f"one of {SPATIAL_TOKENS}")
+        need(self, self.positional in POSITIONAL_KINDS, "positional", f"one of {POSITIONAL_KINDS}")
+        need(self, self.recon_loss in LOSS_KINDS, "recon_loss", f"one of {LOSS_KINDS}")
+        need(self, self.decoder_queries in DECODER_QUERIES, "decoder_queries", f"one of {DECODER_QUERIES}")
         caps = dict(spatial_dim=MAX_WIDTH, spatial_heads=MAX_HEADS, latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH,
                     num_layers=MAX_LAYERS, num_heads=MAX_HEADS, ff_dim=MAX_WIDTH, max_frames=MAX_FRAMES)
         for name, cap in caps.items():
-            need(int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
-        need(self.spatial_dim % self.spatial_heads == 0, "spatial_dim",
+            need(self, int_in(getattr(self, name), 1, cap), name, f"an int in [1, {cap}]")
+        need(self, self.spatial_dim % self.spatial_heads == 0, "spatial_dim",
              f"divisible by spatial_heads={self.spatial_heads}")
-        need(self.latent_dim % self.num_heads == 0, "latent_dim", f"divisible by num_heads={self.num_heads}")
-        need(self.positional != "sinusoidal" or self.latent_dim % 2 == 0, "latent_dim", "even for sinusoidal positions")
-        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(self, self.latent_dim % self.num_heads == 0, "latent_dim", f"divisible by num_heads={self.num_heads}")
+        need(self, self.positional != "sinusoidal" or self.latent_dim % 2 == 0, "latent_dim", "even for sinusoidal positions")
+        need(self, 0 <= self.dropout < 1, "dropout", "in [0, 1)")
         for name in ("conf_weight", "velocity_weight", "kl_weight"):
-            need(getattr(self, name) >= 0, name, ">= 0")
+            need(self, getattr(self, name) >= 0, name, ">= 0")
         if self.num_parts == 1:
             object.__setattr__(self, "spatial_layers", 0)  # the naive VAE has no spatial attention
         else:
-            need(int_in(self.spatial_layers, 1, MAX_LAYERS), "spatial_layers",
+            need(self, int_in(self.spatial_layers, 1, MAX_LAYERS), "spatial_layers",
                  f"an int in [1, {MAX_LAYERS}] when num_parts > 1 (num_parts=1 is the naive VAE)")
 
     @classmethod
