@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tenderlib.params import PARAMETERS_TAG, load_param_file
 from tenderlib.paths import check_profile, notebooks_dir, output_dir, params_file, relative_to_root, repo_root
 
 log = logging.getLogger("tenderlib.notebooks")  # not "__main__" under python -m
@@ -34,7 +35,6 @@ log = logging.getLogger("tenderlib.notebooks")  # not "__main__" under python -m
 KERNEL_NAME = "python3"  # committed notebooks' kernelspec name; resolves to the running interpreter
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
 DEFAULT_TIMEOUT = 1800  # seconds per cell (papermill has no limit by default); None: no limit
-PARAMETERS_TAG = "parameters"
 
 # Metadata written by papermill, nbclient, JupyterLab extensions or the UI: noise in diffs.
 NOTEBOOK_NOISE = ("papermill", "widgets", "toc", "varInspector", "celltoolbar")
@@ -45,21 +45,6 @@ def _read(path: Path):
     import nbformat
 
     return nbformat.read(str(path), as_version=4)
-
-
-def load_param_file(param_file: str | Path) -> dict[str, Any]:
-    """The parameters in a YAML file: a mapping of names to values (empty file: none)."""
-    import yaml
-
-    path = Path(param_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"param_file {str(path)!r} does not exist")
-    values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if values is None:
-        return {}
-    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
-        raise ValueError(f"param_file {relative_to_root(path)!r} must hold a mapping of parameter names to values")
-    return values
 
 
 def has_parameters_cell(nb) -> bool:

@@ -37,7 +37,7 @@ import typing
 from pathlib import PurePath
 from typing import Any, Literal, Mapping, Union
 
-from tenderlib.paths import check_profile
+from tenderlib.paths import check_profile, notebooks_dir, params_file, relative_to_root
 
 log = logging.getLogger(__name__)
 
@@ -306,3 +306,48 @@ def config_hash(*cfgs: Any, length: int = 12) -> str:
     payload = [[type(c).__qualname__, _as_dict(c)] for c in cfgs]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_json_default)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+# --------------------------------------------------------------------------------------------
+# A notebook's parameters, read by another notebook (each value declared once)
+
+
+PARAMETERS_TAG = "parameters"  # the tag of a notebook's parameters cell (papermill's)
+
+
+def load_param_file(param_file: str | PurePath) -> dict[str, Any]:
+    """The parameters in a YAML file: a mapping of names to values (empty file: none)."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(param_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"param_file {str(path)!r} does not exist")
+    values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise ValueError(f"param_file {relative_to_root(path)!r} must hold a mapping of parameter names to values")
+    return values
+
+
+def notebook_parameters(stem: str, profile: str) -> dict[str, Any]:
+    """The parameters notebooks/<stem>.ipynb runs with under `profile`: the values of its parameters
+    cell, then those of params/<profile>/<stem>.yaml (the smoke profile has none), and the profile.
+    How notebook 03 takes notebook 02's VAE and notebook 04's MoLIP: by reading their parameters,
+    never by copying them."""
+    path = notebooks_dir() / f"{stem}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook {relative_to_root(path)!r} does not exist")
+    cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+             if c["cell_type"] == "code" and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{relative_to_root(path)} must have one cell tagged {PARAMETERS_TAG!r}, has {len(cells)}")
+    values: dict[str, Any] = {}
+    exec("".join(cells[0]["source"]), {}, values)  # the repository's own notebook: plain assignments
+    pfile = params_file(check_profile(profile), stem) if profile != "smoke" else None
+    if pfile is not None:
+        values.update(load_param_file(pfile))
+    values["profile"] = profile
+    return values

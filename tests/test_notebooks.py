@@ -29,9 +29,10 @@ def test_notebook_structure(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert any(c.outputs for c in code), "committed without outputs: nbval would compare nothing"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in code)
-    # the cell after the parameters turns them into configs
+    # the cell after the parameters turns them into configs (params.collect, or the library's
+    # configs(globals(), _before) of that notebook, which calls it)
     after = code[code.index(tagged[0]) + 1]
-    assert "params.collect(" in after.source
+    assert "params.collect(" in after.source or ".configs(globals(), _before)" in after.source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -70,6 +71,7 @@ def test_papermill_infers_every_parameter(path):
     (NB03, {"data_frac": 1.5}, "data_frac"),
     (NB03, {"guidance_scale": -1.0}, "guidance_scale"),
     (NB03, {"max_step": 10}, "max_step"),                           # a typo: papermill alone would only warn
+    (NB03, {"latent_dim": 64}, "latent_dim: notebook 03 takes the latent shape from notebook 02"),  # never dropped
 ], ids=lambda v: v.stem if isinstance(v, Path) else None)
 def test_notebook_stops_on_bad_parameters(tmp_path, path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as err:

@@ -14,12 +14,13 @@ latents are the VAE's posterior means of the training clips, encoded once per VA
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -27,9 +28,9 @@ import torch
 from tenderlib import checkpoints, evaluation, params, paths, synthetic, training
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.evaluation import movement
-from tenderlib.experiments import vae_runs
+from tenderlib.evaluation.metrics import MetricsConfig
+from tenderlib.experiments import molip_runs, vae_runs
 from tenderlib.models import denoiser
-from tenderlib.experiments import molip_runs
 from tenderlib.models.denoiser import CONDITIONINGS, DenoiserConfig, LatentBatch
 from tenderlib.models.layers import count_parameters
 from tenderlib.models.molip import MoLIPConfig
@@ -142,9 +143,8 @@ def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainC
 
 @dataclass(frozen=True)
 class TenderExperimentConfig:
-    """What notebook 03 does beyond one denoiser: data, tables, sampling, and the configs of the VAE
-    (notebook 02's parameters, prefixed vae_) and of MoLIP (notebook 04's, prefixed molip_) it loads
-    or trains, so that the runs of those notebooks are shared when the values agree."""
+    """What notebook 03 does beyond one denoiser: data, tables, sampling. The VAE and MoLIP are
+    notebook 02's and 04's, read from their parameters (`configs`), never restated here."""
 
     subset: str = "D1"  # named selection trained and tested on (paper: D1)
     data_frac: float = 1.0  # share of the subset's training clips of the main run (nested subsets)
@@ -159,38 +159,6 @@ class TenderExperimentConfig:
     mm_repeats: int = 5  # ... generated this many times each
     num_examples: int = 3  # captions in the figure of generated motions
     torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
-    # the VAE (tenderlib.models.vae.VAEConfig / TrainConfig of notebook 02)
-    vae_num_parts: int = 4
-    vae_spatial_layers: int = 2
-    vae_spatial_dim: int = 16
-    vae_latent_tokens: int = 4
-    vae_latent_dim: int = 128
-    vae_num_layers: int = 5
-    vae_num_heads: int = 4
-    vae_ff_dim: int = 512
-    vae_dropout: float = 0.1
-    vae_max_frames: int = 64
-    vae_cag: bool = True
-    vae_steps: int = 500
-    vae_batch_size: int = 16
-    vae_lr: float = 1e-3
-    vae_warmup_steps: int = 50
-    # MoLIP (tenderlib.models.molip.MoLIPConfig / TrainConfig of notebook 04)
-    molip_max_frames: int = 64
-    molip_frame_stride: int = 2
-    molip_dim: int = 128
-    molip_motion_layers: int = 2
-    molip_ff_dim: int = 256
-    molip_embed_dim: int = 128
-    molip_heads: int = 4
-    molip_dropout: float = 0.1
-    molip_mirror_augment: float = 0.0
-    molip_side_dims: int = 0
-    molip_text_kind: str = "minilm"
-    molip_steps: int = 1500
-    molip_batch_size: int = 64
-    molip_lr: float = 1e-3
-    molip_warmup_steps: int = 100
 
     def __post_init__(self):
 
@@ -223,35 +191,6 @@ class TenderExperimentConfig:
         if self.eta < 0:
             raise ValueError(f"eta must be >= 0, got {self.eta!r}")
 
-    def vae_config(self):
-
-        return VAEConfig(num_parts=self.vae_num_parts, spatial_layers=self.vae_spatial_layers,
-                         spatial_dim=self.vae_spatial_dim, latent_tokens=self.vae_latent_tokens,
-                         latent_dim=self.vae_latent_dim, num_layers=self.vae_num_layers, num_heads=self.vae_num_heads,
-                         ff_dim=self.vae_ff_dim, dropout=self.vae_dropout, max_frames=self.vae_max_frames,
-                         cag=self.vae_cag)
-
-    def vae_train_config(self, seed: int, autocast: str = "off"):
-        """Notebook 02's TrainConfig (autocast: notebook 02's, the same as this notebook's in every profile)."""
-
-        return TrainConfig(seed=seed, max_steps=self.vae_steps, batch_size=self.vae_batch_size, lr=self.vae_lr,
-                           warmup_steps=self.vae_warmup_steps, autocast=autocast, progress="off",
-                           log_every=max(1, self.vae_steps // 8), checkpoint_every=self.vae_steps)
-
-    def molip_config(self):
-
-        return MoLIPConfig(max_frames=self.molip_max_frames, frame_stride=self.molip_frame_stride, dim=self.molip_dim,
-                           motion_layers=self.molip_motion_layers, ff_dim=self.molip_ff_dim,
-                           embed_dim=self.molip_embed_dim, heads=self.molip_heads, dropout=self.molip_dropout,
-                           mirror_augment=self.molip_mirror_augment, side_dims=self.molip_side_dims,
-                           text_kind=self.molip_text_kind)
-
-    def molip_train_config(self, seed: int, autocast: str = "off"):
-        """Notebook 04's TrainConfig (autocast: notebook 04's, the same as this notebook's in every profile)."""
-
-        return TrainConfig(seed=seed, max_steps=self.molip_steps, batch_size=self.molip_batch_size, lr=self.molip_lr,
-                           warmup_steps=self.molip_warmup_steps, autocast=autocast, progress="off", log_every=25,
-                           checkpoint_every=self.molip_steps)
 
 
 @dataclass
@@ -434,3 +373,48 @@ def table_row(run: TableRun) -> dict:
         tmp.write_text(json.dumps(row, indent=1) + "\n")
         tmp.replace(path)
     return {**row, "run_dir": str(fitted.run_dir)}
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 03's configs
+
+
+class Setup(NamedTuple):
+    """What notebook 03 runs with (unpacks in this order)."""
+
+    run: params.RunConfig
+    data: synthetic.SyntheticConfig
+    vae: VAEConfig  # notebook 02's, under the same profile
+    vae_train: TrainConfig  # notebook 02's main run
+    molip: MoLIPConfig  # notebook 04's, under the same profile
+    molip_train: TrainConfig  # notebook 04's
+    denoiser: DenoiserConfig  # its latent shape is the VAE's
+    train: TrainConfig  # the main denoiser run
+    ablation: TrainConfig  # every table run
+    metrics: MetricsConfig
+    study: TenderExperimentConfig
+
+
+_FROM_THE_VAE = ("latent_tokens", "latent_dim")  # DenoiserConfig fields notebook 03 takes from notebook 02's VAE
+
+
+def configs(namespace, before: params.Snapshot) -> Setup:
+    """Notebook 03's configs from its parameters (the names bound in `namespace` since `before`); the
+    VAE and MoLIP those notebooks 02 and 04 run with under the same profile (their parameters cells
+    and params files), so notebook 03 reuses their runs and cannot silently train others."""
+    given = [n for n in before.changed_names(namespace) if n in _FROM_THE_VAE]
+    if given:
+        raise ValueError(f"{', '.join(given)}: notebook 03 takes the latent shape from notebook 02's VAE; set "
+                         f"latent_tokens / latent_dim among notebook 02's parameters (params/<profile>/02_vae.yaml)")
+    run, data, den_cfg, train_cfg, metrics_cfg, study = params.collect(
+        namespace, before, params.RunConfig, synthetic.SyntheticConfig, DenoiserConfig, TrainConfig, MetricsConfig,
+        TenderExperimentConfig)
+    _, _, vae_cfg, vae_train, _, _ = vae_runs.notebook_configs(run.profile)
+    _, _, molip_cfg, molip_train, _, _ = molip_runs.notebook_configs(run.profile)
+    den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens, latent_dim=vae_cfg.latent_dim)
+    train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 6),
+                                    checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
+    steps = study.ablation_steps or train_cfg.max_steps
+    ablation_cfg = dataclasses.replace(train_cfg, max_steps=steps, log_every=max(1, steps // 6), checkpoint_every=steps)
+    return Setup(run, data, vae_cfg, vae_train, molip_cfg, molip_train, den_cfg, train_cfg, ablation_cfg, metrics_cfg,
+                 study)

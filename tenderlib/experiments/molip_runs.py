@@ -3,15 +3,19 @@
     run = load_or_train_molip(config, train_config, store, selection, profile)   # by config, under
                                                       # outputs/<profile>/checkpoints/molip-<hash>/
     MoLIPExperimentConfig(...)                        # subset, scaling fractions, retrieval examples
+    configs(globals(), before)                        # the notebook's configs from its parameters
+    notebook_configs(profile)                         # the same, read from the notebook (for notebook 03)
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenderlib import training
+from tenderlib import params, synthetic, training
 from tenderlib.data.dataset import MotionDataset
 from tenderlib.data.store import Selection, Store
+from tenderlib.evaluation.metrics import MetricsConfig
 from tenderlib.models import molip
 from tenderlib.models.molip import MoLIPConfig
 from tenderlib.models.text import TextEncoder
@@ -62,3 +66,19 @@ def load_or_train_molip(config: MoLIPConfig, train_config: training.TrainConfig,
 
     return training.run_by_config("molip", model, config, train_config, profile,
                                   training.DataKey(Path(store.path).name, selection), make_dataset, len(indices))
+
+
+def configs(namespace, before: params.Snapshot):
+    """Notebook 04's configs from its parameters (the names bound in `namespace` since `before`):
+    (run, data, model, train, metrics, study). Trainings log every 25 steps, without a bar."""
+    run, data, model_cfg, train_cfg, metrics_cfg, study = params.collect(
+        namespace, before, params.RunConfig, synthetic.SyntheticConfig, MoLIPConfig, training.TrainConfig,
+        MetricsConfig, MoLIPExperimentConfig)
+    train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=25,
+                                    checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
+    return run, data, model_cfg, train_cfg, metrics_cfg, study
+
+
+def notebook_configs(profile: str):
+    """What notebook 04 runs with under `profile` (its parameters cell, params/<profile>/04_molip.yaml)."""
+    return configs(params.notebook_parameters("04_molip", profile), params.snapshot({}))

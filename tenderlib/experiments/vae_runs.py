@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from tenderlib import seeding, training
+from tenderlib import params, seeding, synthetic, training
 from tenderlib.models.losses import PartErrors, part_errors
 from tenderlib.models.vae import PAVAE, VAEConfig
 
@@ -339,3 +339,25 @@ def reconstruct(model: PAVAE, dataset, positions) -> list[Reconstruction]:
     pred_conf = pred[..., 2].cpu().numpy() if model.cfg.cag else conf
     return [Reconstruction(truth_px[b, :n], conf[b, :n], pred_px[b, :n], pred_conf[b, :n], it.caption, it.index)
             for b, (it, n) in enumerate(zip(items, batch.lengths.tolist()))]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 02's configs, for notebook 02 and for those that reuse its VAE
+
+
+def configs(namespace, before: params.Snapshot):
+    """Notebook 02's configs from its parameters (the names bound in `namespace` since `before`):
+    (run, data, model, train, ablation train, study). Trainings log 8 times, without a bar."""
+    run, data, model_cfg, train_cfg, study = params.collect(namespace, before, params.RunConfig,
+                                                            synthetic.SyntheticConfig, VAEConfig, training.TrainConfig,
+                                                            VAEExperimentConfig)
+    train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 8),
+                                    checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
+    steps = study.ablation_steps or train_cfg.max_steps
+    ablation_cfg = dataclasses.replace(train_cfg, max_steps=steps, checkpoint_every=min(train_cfg.checkpoint_every, steps))
+    return run, data, model_cfg, train_cfg, ablation_cfg, study
+
+
+def notebook_configs(profile: str):
+    """What notebook 02 runs with under `profile` (its parameters cell, params/<profile>/02_vae.yaml)."""
+    return configs(params.notebook_parameters("02_vae", profile), params.snapshot({}))

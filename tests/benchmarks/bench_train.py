@@ -95,9 +95,9 @@ CAPTIONS = [
 
 
 def _profile(name: str) -> dict:
-    from tenderlib import notebooks
+    from tenderlib import params
 
-    return notebooks.load_param_file(PARAMS / name)
+    return params.load_param_file(PARAMS / name)
 
 
 def _config(cls, values: dict, **changes):

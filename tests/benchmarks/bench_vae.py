@@ -127,11 +127,11 @@ def profile_config(**changes):
     """The default profile's VAEConfig (its YAML's VAEConfig fields), with `changes`."""
     import dataclasses
 
-    from tenderlib import notebooks, params
+    from tenderlib import params
     from tenderlib.models.vae import VAEConfig
 
     names = {f.name for f in dataclasses.fields(VAEConfig)}
-    values = {k: v for k, v in notebooks.load_param_file(PROFILE).items() if k in names}
+    values = {k: v for k, v in params.load_param_file(PROFILE).items() if k in names}
     return params.from_dict(VAEConfig, {**values, **changes})
 
 
