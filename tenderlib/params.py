@@ -1,4 +1,4 @@
-"""Notebook parameters -> frozen dataclass configs (DESIGN.md section 5, STYLE.md point 7).
+"""Notebook parameters -> frozen dataclass configs (docs/design.md, section 4).
 
 Parameters flow one way: params/<profile>/*.yaml -> papermill -> the notebook's `parameters`
 cell -> tenderlib dataclasses (unknown names rejected; papermill itself only warns) -> saved as

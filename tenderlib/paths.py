@@ -1,4 +1,4 @@
-"""Where things live: the repository root and the output folders (DESIGN.md section 2).
+"""Where things live: the repository root and the output folders (docs/design.md, section 4).
 
 Everything resolves from the repository root, never from the current directory: nbval starts
 each notebook's kernel in the notebook's own folder, papermill in whatever folder it was called

@@ -5,7 +5,7 @@ import pytest
 from tenderlib.synthetic import face
 
 # Horizontal-flip permutation of the 133 COCO-WholeBody keypoints, transcribed from
-# reference/coco_wholebody.md section 3 (position i holds the index that moves to i).
+# docs/conventions.md section 3 (position i holds the index that moves to i).
 FLIP_GLOBAL = (
     [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 20, 21, 22, 17, 18, 19]
     + [39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23]

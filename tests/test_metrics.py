@@ -1,5 +1,5 @@
 """HumanML3D metrics: closed forms, hand-computed cases, and parity with a straightforward
-loop-based implementation of the protocol written here (reference/baselines_and_metrics.md)."""
+loop-based implementation of the protocol written here (docs/conventions.md)."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""tenderlib.data.skeleton against the facts of reference/coco_wholebody.md and hand-computed cases."""
+"""tenderlib.data.skeleton against the facts of docs/conventions.md and hand-computed cases."""
 import numpy as np
 import pytest
 

@@ -209,7 +209,7 @@ def test_default_disk_cache_folder(tender_root):
 
 
 def test_laterality_is_invisible_to_the_sentence_vector(minilm):
-    """The problem issue 5 names: pooled MiniLM vectors of captions that differ only in the side
+    """The problem MoLIP's side words meet: pooled MiniLM vectors of captions that differ only in the side
     are near-identical (cosine > 0.9). The token features at the side word do differ."""
     f = minilm.encode([LEFT, RIGHT])
     cos = float(f.pooled[0] @ f.pooled[1])

@@ -1,4 +1,4 @@
-"""The data contract: one clip of 2D whole-body motion (DESIGN.md section 3).
+"""The data contract: one clip of 2D whole-body motion (docs/design.md, section 2).
 
 Every reader turns its input format into `Motion`s; the store turns Motions into training data.
 Nothing downstream of the store knows where a clip came from.

@@ -1,6 +1,6 @@
 """The COCO-WholeBody 133-keypoint layout: names, regions, part groupings, links, flip, sigmas.
 
-Facts transcribed from ../shared/reference/coco_wholebody.md (sections 1-6 and the appendix),
+Facts of the COCO-WholeBody layout as mmpose defines it (docs/conventions.md),
 which in turn transcribes mmpose `configs/_base_/datasets/coco_wholebody.py`, the official
 COCO-WholeBody evaluator, MotionBERT (`coco2h36m`) and DWPose (COCO-WholeBody -> OpenPose-18).
 
@@ -82,7 +82,7 @@ def region_of(index: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Part groupings of the PA-VAE ablation (DESIGN.md section 4: the paper names 4 parts;
+# Part groupings of the PA-VAE ablation (the paper names 4 parts;
 # 3 and 2 parts are our anatomical choice; 1 part is the naive VAE)
 # --------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Packed, memory-mapped clip store: index, deterministic splits, quality rule, named selections.
 
-DESIGN.md section 3. Motions are packed once; afterwards a million clips open in milliseconds
+docs/design.md, section 2. Motions are packed once; afterwards a million clips open in milliseconds
 because every array is a memory-mapped .npy and strings are concatenated utf-8 bytes plus offsets.
 
 Layout of a store folder (every file is a .npy; `manifest.json` is written last):

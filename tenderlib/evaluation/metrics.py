@@ -1,4 +1,4 @@
-"""HumanML3D text-to-motion metrics on embeddings (reference/baselines_and_metrics.md section 1).
+"""HumanML3D text-to-motion metrics on embeddings (docs/conventions.md, Evaluation protocol).
 
 All five metrics read embeddings from a frozen text encoder and motion encoder (MoLIP):
 

@@ -1,4 +1,4 @@
-"""The paper's own numbers, as data (reference/holistic-motion2d-paper.txt in ../shared).
+"""The paper's own numbers, as data (Holistic-Motion2D, https://holistic-motion2d.github.io).
 
 One function per table, each returning a fresh DataFrame with snake_case columns, so that a
 notebook can write it beside ours: `tables.write_table(ours, "table1", run.profile,

@@ -1,4 +1,4 @@
-"""Result tables as CSV and Markdown, with the paper's numbers beside ours (DESIGN.md section 5).
+"""Result tables as CSV and Markdown, with the paper's numbers beside ours (docs/design.md, section 4).
 
     write_table(rows, "table5_pavae", run.profile, paper=paper.table5(), on="method",
                 caption="PA-VAE configurations on D2", float_format={"fid": ".3f"})

@@ -21,7 +21,7 @@ parameterisation, not MLD's epsilon). Text conditioning variants (Table 13):
                       transformer layers over the frozen token features
     cross_attention   [time, z_1..z_n] self-attend and cross-attend to the projected token features
 
-Classifier-free guidance (MLD; reference/baselines_and_metrics.md). In training each caption is
+Classifier-free guidance (MLD; docs/conventions.md, Diffusion). In training each caption is
 replaced by the empty caption (the encoder's embedding of "", `TextEncoder.null_features`) with
 probability `cond_drop_prob`. At sampling, the conditional and unconditional passes run as one
 batch of 2B and out = s * cond + (1 - s) * uncond (paper eq. 6); s = 1 is the conditional model

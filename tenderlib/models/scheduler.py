@@ -1,4 +1,4 @@
-"""The noise scheduler of the latent diffusion, separate from the network (STYLE.md point 4).
+"""The noise scheduler of the latent diffusion, separate from the network (docs/design.md, section 3).
 
     sched = NoiseScheduler(SchedulerConfig())          # 1000 steps, scaled-linear betas
     x_t = sched.add_noise(x0, noise, t)                # DDPM forward process (training)
@@ -8,7 +8,7 @@
         x_t = sched.step(x0_hat, t, x_t, eta=0.0, generator=g).prev_sample
     sched.step_ddpm(x0_hat, t, x_t, generator=g)       # one ancestral (DDPM) step, all 1000 steps
 
-Schedule (paper appendix B.1, MLD; reference/baselines_and_metrics.md): betas =
+Schedule (paper appendix B.1, MLD; docs/conventions.md, Diffusion): betas =
 linspace(sqrt(beta_start), sqrt(beta_end), T)^2 ("scaled_linear"), alphas = 1 - betas,
 alphas_cumprod = cumprod(alphas) (written abar below), computed in float64 and kept in float32.
 

@@ -1,4 +1,4 @@
-"""Frozen text encoders with a per-caption cache (DESIGN.md section 4).
+"""Frozen text encoders with a per-caption cache (docs/design.md, section 3).
 
 One interface, `TextEncoder`, with two implementations loaded by `load_text_encoder(config)`:
 
@@ -56,7 +56,7 @@ Bad input and limits:
 
 Laterality: a sentence encoder alone scores "waves the left hand" and "waves the right hand" as
 near-identical (MiniLM cosine about 0.97): the sentence vector barely sees the side. Models that
-must tell sides apart consume the token features through trainable layers (MoLIP, issue 5).
+must tell sides apart consume the token features through trainable layers (MoLIP).
 """
 from __future__ import annotations
 
@@ -246,7 +246,7 @@ class TextEncoder(abc.ABC):
 
     def null_features(self, batch: int = 1) -> TextFeatures:
         """The embedding of the empty caption "" repeated `batch` times: the null condition of
-        classifier-free guidance (reference/baselines_and_metrics.md, MLD)."""
+        classifier-free guidance (docs/conventions.md, Diffusion)."""
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be an int >= 1; got {batch!r}")
         return self._lookup([""] * batch)

@@ -1,4 +1,4 @@
-"""Readers: real data formats -> `Motion`s (DESIGN.md section 3), with a report of every input.
+"""Readers: real data formats -> `Motion`s (docs/design.md, section 2), with a report of every input.
 
     read_holistic(root, HolisticConfig())   the Holistic-Motion2D release (kpfiles/ + texts/)
     read_mmpose(root, MMPoseConfig())       RTMPose / MMPose JSON predictions + caption sidecars

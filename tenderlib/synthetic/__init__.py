@@ -1,4 +1,4 @@
-"""The embedded dataset: a synthetic Holistic-Motion2D (DESIGN.md section 3).
+"""The embedded dataset: a synthetic Holistic-Motion2D (docs/design.md, section 2).
 
 Clip i of a `SyntheticConfig` is made from its own random stream (seed, i), so it is the same
 whatever the dataset size. A clip: pick a source (the sub-datasets of the paper's Table 9, by
@@ -104,7 +104,7 @@ class SyntheticConfig:
     length_scale: float = 1.0                 # multiplies every source's mean clip length
     keep_3d: bool = True                      # keep the 3D ground truth (doubles the store; scale builds skip it)
     motion_version: int = 2                   # body animation (tenderlib.synthetic.actions): 2 = after the realism
-                                              # measurements of issue 4; 1 = before (reproduces the comparison)
+                                              # measurements against motion capture; 1 = before (reproduces the comparison)
 
     def __post_init__(self):
         if not isinstance(self.num_clips, int) or self.num_clips < 1:

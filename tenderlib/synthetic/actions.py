@@ -7,7 +7,7 @@ enveloped (smooth ease in and out) and played one after another; actions that ch
 random time warp, per-repetition amplitude jitter, idle sway and breathing, all from the rng.
 
 Versions (`animate(..., version=)`, `synthetic.SyntheticConfig.motion_version`): 2, the default,
-is the animation after the realism measurements of issue 4 (tenderlib.evaluation.realism, notebook 01 section
+is the animation after the realism measurements (tenderlib.evaluation.realism, notebook 01 section
 8 against the bandai-namco motion capture); 1 is the original, kept so the comparison can be
 reproduced. Version 2 changes what the measurements showed clearly off:
 

@@ -1,4 +1,4 @@
-"""Captions and semantic labels written from an action program (DESIGN.md section 3).
+"""Captions and semantic labels written from an action program (docs/design.md, section 2).
 
 The real Holistic-Motion2D captions were written by an LLM from video; a text encoder trained on ours
 must understand them, not match one template. So the wording varies a lot (subject, verb synonyms, side

@@ -2,7 +2,7 @@
 
 The synthetic dataset films a 3D figure (tenderlib.synthetic.figure) with a random camera (tenderlib.synthetic.camera)
 and passes the clean projection through `detect`, which degrades it the way a real top-down
-detector (RTMPose / DWPose on COCO-WholeBody) does (reference/coco_wholebody.md section 8):
+detector (RTMPose / DWPose on COCO-WholeBody) does (docs/conventions.md):
 
 - Localisation error per region, as a fraction of the person's apparent size with a floor in
   pixels (so smaller people are relatively noisier); hands and face noisier than the body. The

@@ -1,7 +1,7 @@
 """The 68-point face of the procedural 3D figure: a template, expression channels, time courses.
 
 The face follows the iBUG/300-W 68-landmark order that COCO-WholeBody uses for its face part
-(reference/coco_wholebody.md section 2.3; local index k is global keypoint 23 + k):
+(docs/conventions.md, COCO-WholeBody; local index k is global keypoint 23 + k):
 
     jaw 0-16 (0 on the subject's RIGHT, 8 = chin) · brows 17-21 (right) 22-26 (left) ·
     nose bridge 27-30 (30 = tip) · lower nose 31-35 · eyes 36-41 (right) 42-47 (left) ·

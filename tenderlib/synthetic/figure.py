@@ -11,7 +11,7 @@ Arm angles use swing-twist form: `sh_plane` (0 = forward, 90 deg = sideways, out
 side), `sh_elev` (0 = hanging, 180 deg = straight up, negative = swung behind the
 body in the plane), `sh_rot` (axial, + = external), so a clap, a
 wave and a T-pose are all one smooth path without gimbal lock. Anthropometry follows Drillis &
-Contini as given in reference/coco_wholebody.md section 7.1.
+Contini (docs/conventions.md, Anthropometry).
 """
 from __future__ import annotations
 

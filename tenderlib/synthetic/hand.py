@@ -1,6 +1,6 @@
 """The 21-point hands of the procedural 3D figure: finger kinematics, gestures, time courses.
 
-Points follow the COCO-WholeBody hand order (reference/coco_wholebody.md sections 1 and 2.2):
+Points follow the COCO-WholeBody hand order (docs/conventions.md, COCO-WholeBody):
 0 wrist; thumb 1-4 (CMC, MCP, IP, tip); index 5-8, middle 9-12, ring 13-16, little 17-20 (MCP, PIP,
 DIP, tip). The left hand is global 91 + k, the right hand 112 + k.
 

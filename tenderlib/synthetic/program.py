@@ -28,7 +28,7 @@ class ActionSpec:
 _ARMS = frozenset({"left_arm", "right_arm"})
 _LEGS = frozenset({"legs"})
 
-# Body actions (DESIGN.md section 3; issue: at least 20). "moves" lists what the action moves with side
+# Body actions (at least 20). "moves" lists what the action moves with side
 # "both"; for a one-sided action the arm of the other side is not moved.
 ACTIONS: dict[str, ActionSpec] = {
     "stand": ActionSpec(False, 3.0, (1, 1), frozenset()),
