@@ -411,7 +411,7 @@ class DataKey:
     """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
 
     store: str  # the store's folder name, e.g. synthetic-<hash>
-    selection: Any  # which clips of it (a tenderlib.data.store.Selection)
+    selection: Any  # which clips of it (a tenderlib.data.selection.Selection)
 
 
 def weight_identity(cfg: TrainConfig) -> TrainConfig:

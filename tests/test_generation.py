@@ -306,7 +306,7 @@ def tiny_store(tmp_path_factory):
 def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encoder):
     from tenderlib.evaluation import metrics
     from tenderlib.models import molip
-    from tenderlib.data.store import Selection
+    from tenderlib.data.selection import Selection
 
     (tender_root / "pyproject.toml").write_text("")
     sel = Selection(split="all")
@@ -347,7 +347,7 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
 
 
 def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_store, tender_root, monkeypatch):
-    from tenderlib.data.store import Selection
+    from tenderlib.data.selection import Selection
 
     (tender_root / "pyproject.toml").write_text("")
     full = Selection(split="all")

@@ -158,7 +158,7 @@ def test_training_loss_on_batch_and_gradients(encoder):
 
 def test_load_or_train_by_config_and_mismatch(encoder, tmp_path, monkeypatch):
     from tenderlib import synthetic
-    from tenderlib.data.store import Selection
+    from tenderlib.data.selection import Selection
 
     store = synthetic.get_store(synthetic.SyntheticConfig())  # the cached smoke store
     monkeypatch.setenv("TENDER_ROOT", str(tmp_path))

@@ -68,7 +68,7 @@ def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monke
     from tenderlib import synthetic
     from tenderlib.experiments import vae_runs
     from tenderlib.models import vae
-    from tenderlib.data.store import Selection
+    from tenderlib.data.selection import Selection
 
     data = synthetic.SyntheticConfig(num_clips=24)
     tiny = vae.VAEConfig(spatial_layers=1, spatial_dim=4, latent_tokens=2, latent_dim=8, num_layers=1, num_heads=2,

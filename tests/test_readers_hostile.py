@@ -17,7 +17,8 @@ from tenderlib.readers import HolisticConfig, MMPoseConfig, build, read_holistic
 from tenderlib.readers.files import Limits, list_files, regular_file
 from tenderlib.readers.report import Outcome, Reading, ReaderError
 from tenderlib.data.skeleton import NUM_KEYPOINTS
-from tenderlib.data.store import Selection, Store, build_store
+from tenderlib.data.store import Store, build_store
+from tenderlib.data.selection import Selection
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="links, pipes and byte file names are POSIX")
 

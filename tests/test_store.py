@@ -8,9 +8,8 @@ import pytest
 
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
 from tenderlib.data.skeleton import REGIONS
-from tenderlib.data.store import (
-    QualityRule, Selection, Store, build_store, clip_keys, frac_key, selection, split_of,
-)
+from tenderlib.data.store import Store, build_store
+from tenderlib.data.selection import QualityRule, Selection, clip_keys, frac_key, selection, split_of
 
 FACE = np.arange(NUM_KEYPOINTS)[REGIONS["face"]]  # 23-90
 HANDS = np.arange(REGIONS["left_hand"].start, REGIONS["right_hand"].stop)  # 91-132

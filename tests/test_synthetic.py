@@ -6,7 +6,8 @@ import pytest
 
 from tenderlib import params, synthetic
 from tenderlib.data.skeleton import REGIONS
-from tenderlib.data.store import QualityRule, build_store
+from tenderlib.data.store import build_store
+from tenderlib.data.selection import QualityRule
 
 CFG = synthetic.SyntheticConfig(num_clips=240, seed=3)
 

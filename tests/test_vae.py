@@ -390,7 +390,7 @@ def tmp_root(tmp_path, monkeypatch):
 
 def _run_args(**changes):
     from tenderlib import training
-    from tenderlib.data.store import Selection
+    from tenderlib.data.selection import Selection
 
     cfg = VAEConfig(**{**TINY, "max_frames": 12, **changes})
     tc = training.TrainConfig(max_steps=4, batch_size=4, lr=1e-3, checkpoint_every=2, keep_last=0, log_every=1,

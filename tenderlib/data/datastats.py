@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tenderlib.data.store import QualityRule, Store
+from tenderlib.data.store import Store
+from tenderlib.data.selection import QualityRule
 
 CONF_THRESHOLD = 0.3  # the visibility threshold of the paper and of DWPose drawing
 

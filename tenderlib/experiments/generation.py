@@ -118,7 +118,7 @@ class LatentKey:
 
     vae_run: str  # the VAE's run folder name: vae-<hash of its configs and data>
     store: str  # the store's folder name
-    selection: Any = None  # which clips were encoded (a tenderlib.data.store.Selection)
+    selection: Any = None  # which clips were encoded (a tenderlib.data.selection.Selection)
 
 
 def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,
@@ -322,7 +322,7 @@ class TableRun:
     vae_train: Any  # its TrainConfig
     molip: Any  # tenderlib.models.molip.MoLIPConfig
     molip_train: Any  # its TrainConfig
-    vae_selection: Any  # tenderlib.data.store.Selection the VAE and MoLIP trained on
+    vae_selection: Any  # tenderlib.data.selection.Selection the VAE and MoLIP trained on
     test_selection: Any  # the clips generated for and scored
     denoiser: Any  # tenderlib.models.denoiser.DenoiserConfig
     train: Any  # the denoiser's TrainConfig

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tenderlib import params, synthetic, training
 from tenderlib.data.dataset import MotionDataset
-from tenderlib.data.store import Selection, Store
+from tenderlib.data.store import Store
+from tenderlib.data.selection import Selection
 from tenderlib.evaluation.metrics import MetricsConfig
 from tenderlib.models import molip
 from tenderlib.models.molip import MoLIPConfig

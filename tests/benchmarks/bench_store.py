@@ -20,7 +20,8 @@ import numpy as np
 
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
-from tenderlib.data.store import Selection, build_store
+from tenderlib.data.store import build_store
+from tenderlib.data.selection import Selection
 
 SOURCES = ("syn-ucf101", "syn-k400", "syn-k700", "syn-ubody", "syn-internvid", "syn-haa500",
            "syn-idea400", "syn-sthv2", "syn-dfew", "syn-caer")
