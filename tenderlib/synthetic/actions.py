@@ -255,6 +255,14 @@ def _hop(u, frac, seg, rng):
     return tr, air
 
 
+def _flexed_stance(tr, knee, hip_flex) -> None:
+    """Both knees and hips flexed by these (degrees, per frame or constant), the feet flat."""
+    for s in ("l", "r"):
+        tr.add(f"{s}_knee", knee)
+        tr.add(f"{s}_hip_flex", hip_flex)
+    tr.flat_feet()
+
+
 def _punch(u, frac, seg, rng):
     tr, A = _Track(), seg.amplitude
     guard = smoothstep(frac * 6) * smoothstep((1 - frac) * 6)
@@ -267,10 +275,7 @@ def _punch(u, frac, seg, rng):
                elbow=(120 - 115 * ext) * guard, pron=(60 * ext) * guard)
         sign = 1 if side == "right" else -1
         tr.add("spine_twist", sign * 15 * ext * A)
-    for s in ("l", "r"):
-        tr.add(f"{s}_knee", 12 * guard)
-        tr.add(f"{s}_hip_flex", 8 * guard)
-    tr.flat_feet()
+    _flexed_stance(tr, 12 * guard, 8 * guard)
     return tr, None
 
 
@@ -346,10 +351,7 @@ def _swing(u, frac, seg, rng):
     tr.add("spine_flex", keyframes(f, k, [0, 15, 20, 10, 0]))
     hold = keyframes(f, k, [0, 1, 1, 1, 0])
     tr.arm("both", sh_plane=(-95 + 0 * f) * hold, sh_elev=keyframes(f, k, [0, 80, 60, 85, 0]), elbow=keyframes(f, k, [0, 40, 10, 50, 0]))
-    for s in ("l", "r"):
-        tr.add(f"{s}_knee", 15 * hold)
-        tr.add(f"{s}_hip_flex", 10 * hold)
-    tr.flat_feet()
+    _flexed_stance(tr, 15 * hold, 10 * hold)
     return tr, None
 
 

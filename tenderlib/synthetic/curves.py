@@ -32,6 +32,15 @@ def timebase(num_frames: int, fps: float) -> tuple[np.ndarray, float]:
     return np.arange(int(num_frames)) / fps, num_frames / fps
 
 
+def animation_timebase(num_frames: int, fps: float, intensity: float, ramp: float) -> tuple[np.ndarray, float]:
+    """`timebase` after the checks every face and hand animation makes: intensity in [0, 1], ramp > 0."""
+    t, duration = timebase(num_frames, fps)
+    if not 0.0 <= intensity <= 1.0:
+        raise ValueError(f"intensity must be in [0, 1], got {intensity}")
+    check_positive("ramp", ramp)
+    return t, duration
+
+
 def smooth_noise(rng: np.random.Generator, t: np.ndarray, channels: int, max_hz: float, basis: int = 4) -> np.ndarray:
     """Smooth random signals in [-1, 1]: random mixes of a few random sinusoids below max_hz: (T, C)."""
     r = rng.random(2 * basis + basis * channels)

@@ -28,7 +28,7 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.synthetic.curves import smooth_noise, smoothstep, timebase, uniform
+from tenderlib.synthetic.curves import animation_timebase, smooth_noise, smoothstep, uniform
 
 from tenderlib.data.skeleton import REGIONS
 
@@ -366,10 +366,7 @@ def expression_weights(expression: str, num_frames: int, fps: float, rng: np.ran
     idle: scale of the small idle variation of the face (0: none).
     """
     check_choice("expression", expression, EXPRESSIONS)
-    t, duration = timebase(num_frames, fps)
-    if not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"intensity must be in [0, 1], got {intensity}")
-    check_positive("ramp", ramp)
+    t, duration = animation_timebase(num_frames, fps, intensity, ramp)
     if not idle >= 0:
         raise ValueError(f"idle must be >= 0, got {idle}")
     if blink_rate is not None and not 0.0 <= blink_rate <= MAX_BLINK_RATE:

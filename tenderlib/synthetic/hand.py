@@ -34,7 +34,7 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.synthetic.curves import keyframes, smooth_noise, smoothstep, timebase, uniform
+from tenderlib.synthetic.curves import animation_timebase, keyframes, smooth_noise, smoothstep, uniform
 
 from tenderlib.data.skeleton import REGIONS
 
@@ -212,10 +212,7 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
         gesture = f"count_{count}"
     elif gesture == "count":
         gesture = "count_up"
-    t, duration = timebase(num_frames, fps)
-    if not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"intensity must be in [0, 1], got {intensity}")
-    check_positive("ramp", ramp)
+    t, duration = animation_timebase(num_frames, fps, intensity, ramp)
     if not jitter >= 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
     if onset is None:
