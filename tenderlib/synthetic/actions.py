@@ -355,19 +355,22 @@ def _swing(u, frac, seg, rng):
     return tr, None
 
 
-def _bow(u, frac, seg, rng):
+def _bend_forward(u, spine: float, neck: float):
+    """Down, held, up again over each repetition: spine and neck flexed by these degrees -> (track, curve)."""
     tr = _Track()
     b = keyframes(u % 1.0, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
-    tr.add("spine_flex", min(85.0, 55 * seg.amplitude) * b)
-    tr.add("neck_flex", 15 * b)
+    tr.add("spine_flex", spine * b)
+    tr.add("neck_flex", neck * b)
+    return tr, b
+
+
+def _bow(u, frac, seg, rng):
+    tr, _ = _bend_forward(u, min(85.0, 55 * seg.amplitude), 15)
     return tr, None
 
 
 def _touch_toes(u, frac, seg, rng):
-    tr = _Track()
-    b = keyframes(u % 1.0, [0, 0.4, 0.6, 1.0], [0, 1, 1, 0])
-    tr.add("spine_flex", min(100.0, 95 * seg.amplitude) * b)
-    tr.add("neck_flex", 10 * b)
+    tr, b = _bend_forward(u, min(100.0, 95 * seg.amplitude), 10)
     tr.arm("both", sh_plane=-60 + 0 * b, sh_elev=75 * b)
     return tr, None
 

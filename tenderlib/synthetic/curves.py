@@ -32,13 +32,20 @@ def timebase(num_frames: int, fps: float) -> tuple[np.ndarray, float]:
     return np.arange(int(num_frames)) / fps, num_frames / fps
 
 
-def animation_timebase(num_frames: int, fps: float, intensity: float, ramp: float) -> tuple[np.ndarray, float]:
-    """`timebase` after the checks every face and hand animation makes: intensity in [0, 1], ramp > 0."""
+def animation_window(num_frames: int, fps: float, intensity: float, ramp: float, onset: float | None,
+                     offset: float | None, rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
+    """Frame times (T,), duration, onset and end of a face or hand animation, after the checks they
+    share (intensity in [0, 1], ramp > 0, offset >= onset + ramp). onset None: drawn in
+    [0, min(0.5, 0.2 * duration)] s; offset None: the animation lasts to the end."""
     t, duration = timebase(num_frames, fps)
     if not 0.0 <= intensity <= 1.0:
         raise ValueError(f"intensity must be in [0, 1], got {intensity}")
     check_positive("ramp", ramp)
-    return t, duration
+    if onset is None:
+        onset = uniform(rng, 0.0, min(0.5, 0.2 * duration))
+    if offset is not None and offset < onset + ramp:
+        raise ValueError(f"offset ({offset} s) must be >= onset + ramp ({onset + ramp} s)")
+    return t, duration, onset, duration if offset is None else offset
 
 
 def smooth_noise(rng: np.random.Generator, t: np.ndarray, channels: int, max_hz: float, basis: int = 4) -> np.ndarray:

@@ -28,7 +28,7 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.synthetic.curves import animation_timebase, smooth_noise, smoothstep, uniform
+from tenderlib.synthetic.curves import animation_window, smooth_noise, smoothstep, uniform
 
 from tenderlib.data.skeleton import REGIONS
 
@@ -366,16 +366,11 @@ def expression_weights(expression: str, num_frames: int, fps: float, rng: np.ran
     idle: scale of the small idle variation of the face (0: none).
     """
     check_choice("expression", expression, EXPRESSIONS)
-    t, duration = animation_timebase(num_frames, fps, intensity, ramp)
+    t, duration, onset, end = animation_window(num_frames, fps, intensity, ramp, onset, offset, rng)
     if not idle >= 0:
         raise ValueError(f"idle must be >= 0, got {idle}")
     if blink_rate is not None and not 0.0 <= blink_rate <= MAX_BLINK_RATE:
         raise ValueError(f"blink_rate must be in [0, {MAX_BLINK_RATE}] blinks per minute, got {blink_rate}")
-    if onset is None:
-        onset = uniform(rng, 0.0, min(0.5, 0.2 * duration))
-    if offset is not None and offset < onset + ramp:
-        raise ValueError(f"offset ({offset} s) must be >= onset + ramp ({onset + ramp} s)")
-    end = duration if offset is None else offset
 
     env = smoothstep((t - onset) / ramp)                                # (T,)
     if offset is not None:

@@ -34,7 +34,7 @@ import logging
 import numpy as np
 
 from tenderlib.checks import check_choice, check_positive
-from tenderlib.synthetic.curves import animation_timebase, keyframes, smooth_noise, smoothstep, uniform
+from tenderlib.synthetic.curves import animation_window, keyframes, smooth_noise, smoothstep, uniform
 
 from tenderlib.data.skeleton import REGIONS
 
@@ -212,14 +212,9 @@ def gesture_angles(gesture: str, num_frames: int, fps: float, rng: np.random.Gen
         gesture = f"count_{count}"
     elif gesture == "count":
         gesture = "count_up"
-    t, duration = animation_timebase(num_frames, fps, intensity, ramp)
+    t, duration, onset, end = animation_window(num_frames, fps, intensity, ramp, onset, offset, rng)
     if not jitter >= 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
-    if onset is None:
-        onset = uniform(rng, 0.0, min(0.5, 0.2 * duration))
-    if offset is not None and offset < onset + ramp:
-        raise ValueError(f"offset ({offset} s) must be >= onset + ramp ({onset + ramp} s)")
-    end = duration if offset is None else offset
     relaxed = POSES["relaxed"]
 
     # Keyframes (times, poses) of the gesture; the hand eases between consecutive keys.
