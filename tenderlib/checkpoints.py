@@ -30,7 +30,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -38,9 +38,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from tenderlib import params
-
-if TYPE_CHECKING:
-    from tenderlib.training import TrainConfig
 
 FORMAT = "tender-checkpoint"
 FORMAT_VERSION = 1
@@ -178,7 +175,7 @@ def load_weights(model: nn.Module, checkpoint: str | os.PathLike, config=None) -
 
 
 def save_checkpoint(folder: str | os.PathLike, model: nn.Module, step: int, *, config=None,
-                    optimizer: torch.optim.Optimizer | None = None, train_config: TrainConfig | None = None,
+                    optimizer: torch.optim.Optimizer | None = None, train_config: Any = None,
                     state: dict | None = None, keep_last: int = 0) -> Path:
     """Write run folder/step_<step>/ atomically (module docstring); prune to `keep_last` (0 = keep all)."""
     folder = Path(folder)
