@@ -61,6 +61,7 @@ def test_papermill_infers_every_parameter(path):
 @pytest.mark.parametrize("path, parameters, message", [
     (NB01, {"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
     (NB01, {"data_frac": 1.5}, "data_frac"),
+    (NB01, {"data_frac": 1e-9}, "data_frac 1e-09 left none"),     # a valid share that selects no clip
     (NB01, {"num_clips": -5}, "num_clips"),
     (NB01, {"example_action": "moonwalk"}, "example_action"),
     (NB01, {"sources": ["syn-youtube"]}, "syn-k400"),               # the error lists the allowed sources
