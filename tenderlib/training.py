@@ -16,7 +16,7 @@
 - Progress bar (tqdm) when interactive (a terminal or a Jupyter kernel), never when the
   environment variable TQDM_DISABLE is set; otherwise quiet, with a log line every `log_every` steps.
 - Precision by the hardware (`autocast="auto"`, tenderlib.precision): bf16 autocast on GPUs and on
-  CPUs with native bf16 matmuls (AMX-BF16, AVX-512 BF16), fp32 elsewhere; "bf16" and "off" force it.
+  CPUs whose native bf16 matmul is measured faster than fp32, fp32 elsewhere; "bf16" and "off" force it.
 - AdamW's fused kernel (one pass over all parameters) on CPU and CUDA.
 - DDP under torchrun when WORLD_SIZE > 1: `batch_size` per process, the epoch's permutation
   sharded across ranks, checkpoints written by rank 0.

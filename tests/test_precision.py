@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -20,6 +21,26 @@ def test_resolve_forced_modes_and_bad_input():
     with pytest.raises(ValueError, match="autocast must be one of"):
         precision.resolve("fp8", "cpu")
     assert "autocast auto ->" in precision.describe()
+
+
+@pytest.mark.parametrize("native, speedup, expected", [
+    (False, 0.0, "off"),  # no native bf16: never timed
+    (True, 0.5, "off"),   # native but slower (AVX-512 BF16 without AMX on some Intel Xeons)
+    (True, 1.0, "off"),   # no faster: not worth the rounding
+    (True, 1.6, "bf16"),  # faster (AVX-512 BF16 on AMD EPYC)
+    (True, 7.0, "bf16"),  # AMX
+])
+def test_auto_picks_bf16_on_cpu_only_where_it_is_measured_faster(monkeypatch, native, speedup, expected):
+    precision.cpu_bf16_speedup.cache_clear()
+    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: native)
+    monkeypatch.setattr(torch, "mm", lambda a, b: time.sleep(0.002 * (1 if a.dtype == torch.float32 else 1 / speedup)
+                                                              if native else 0))
+    try:
+        measured = precision.cpu_bf16_speedup(size=8, repeats=2)
+        assert (measured == 0.0) if not native else abs(measured / speedup - 1) < 0.5
+        assert precision.resolve("auto", "cpu") == expected
+    finally:
+        precision.cpu_bf16_speedup.cache_clear()
 
 
 def test_auto_is_fp32_when_the_kernels_are_held_to_avx2():
