@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tenderlib.synthetic import captions as C
+from tenderlib.synthetic import phrasebook
 from tenderlib.synthetic.program import (ACTION_GESTURE, ACTIONS, EXPRESSIONS, GESTURES, HEAD_MOVES, BodySegment, Program)
 
 # ----------------------------------------------------------------------------- random programs
@@ -308,9 +309,9 @@ def test_conjugation():
              "do": ("does", "doing"), "shadowbox": ("shadowboxes", "shadowboxing"), "tilt": ("tilts", "tilting"),
              "carry": ("carries", "carrying"), "see": ("sees", "seeing"), "lie": ("lies", "lying")}
     for verb, (s, g) in cases.items():
-        assert (C.conjugate(verb, "s"), C.conjugate(verb, "g")) == (s, g)
+        assert (phrasebook.conjugate(verb, "s"), phrasebook.conjugate(verb, "g")) == (s, g)
     with pytest.raises(ValueError, match="form"):
-        C.conjugate("wave", "past")
+        phrasebook.conjugate("wave", "past")
 
 
 def test_fast_enough():
@@ -325,10 +326,10 @@ def test_fast_enough():
 
 def test_every_phrase_conjugates():
     """Each compiled phrase starts with its verb in all three forms ("^" marks every verb of a compound)."""
-    phrases = {p for e in C._ACTIONS.values() for pool in [*e.pools.values(), *e.counted.values()] for p in pool}
-    phrases |= {p for table in (C._EXPR, C._GEST, C._HEAD) for verbs, _ in table.values() for p in verbs}
+    phrases = {p for e in phrasebook._ACTIONS.values() for pool in [*e.pools.values(), *e.counted.values()] for p in pool}
+    phrases |= {p for table in (phrasebook._EXPR, phrasebook._GEST, phrasebook._HEAD) for verbs, _ in table.values() for p in verbs}
     assert len(phrases) > 250
     for p in phrases:
         b, s, g = (form.removeprefix("just ").split()[0] for form in (p.b, p.s, p.g))
-        assert g.endswith("ing") and s.endswith("s") and b == C.conjugate(b, "b"), (p.b, p.s, p.g)
+        assert g.endswith("ing") and s.endswith("s") and b == phrasebook.conjugate(b, "b"), (p.b, p.s, p.g)
         assert p.b.count(" and ") == 0 or p.g.count("ing ") >= 2 or p.g.endswith("ing"), p.g   # both verbs conjugated

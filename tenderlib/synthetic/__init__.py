@@ -318,7 +318,7 @@ def generate(cfg: SyntheticConfig, workers: int = 2, chunk: int = 64, start: int
 # test keeps the list complete). Their source is part of a store's cache key: an edit to the
 # generator gives a new store instead of silently reusing clips made by the old code.
 GENERATOR_MODULES = ("synthetic.actions", "synthetic.camera", "synthetic.captions", "checks", "synthetic.curves",
-                     "synthetic.detector", "synthetic.face", "synthetic.figure", "synthetic.hand", "data.motion",
+                     "synthetic.detector", "synthetic.face", "synthetic.figure", "synthetic.hand", "data.motion", "synthetic.phrasebook",
                      "synthetic.program", "data", "data.skeleton", "synthetic")
 
 
