@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from tenderlib import synthetic
-from tenderlib.data.store import Store, build_store, clean_stale_builds
+from tenderlib.data.building import clean_stale_builds
+from tenderlib.data.store import Store, build_store
 
 fcntl = pytest.importorskip("fcntl", reason="stale-build detection needs flock (POSIX)")
 

@@ -346,13 +346,13 @@ def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
 
     Restartable: a build that was interrupted, even killed outright, left no store at the path
     (the store is renamed into place complete); its hidden leftovers are removed here
-    (`store.clean_stale_builds`) and the next call builds again.
+    (`tenderlib.data.building.clean_stale_builds`) and the next call builds again.
     """
     from tenderlib import params
-    from tenderlib.data import store
+    from tenderlib.data import building, store
 
     path = store_path(cfg)
-    store.clean_stale_builds(path)
+    building.clean_stale_builds(path)
     if path.exists() and not rebuild:
         try:
             return store.Store(path)
