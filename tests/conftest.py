@@ -1,5 +1,8 @@
 """Shared pytest setup for the unit tests and `pytest --nbval` on the notebooks.
 
+- The tests mirror the wings of tenderlib: tests/data, tests/readers, tests/synthetic, tests/models,
+  tests/evaluation, tests/experiments; the top-level modules' tests (training, params, cli, ...)
+  are in tests/ itself.
 - How nbval compares the notebooks (sanitizing, images skipped, NBVAL_TOLERANCE) is set up by the
   conftest.py at the repository root, so that it holds for a notebook run alone too.
 - Progress bars are switched off (TQDM_DISABLE) for the kernels nbval starts, so that stored
@@ -10,11 +13,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# The tests mirror tenderlib's wings (tests/data, tests/readers, ...). Their file names are unique,
+# and every folder is on sys.path before collection, so that a test may use another's helpers
+# (`from test_training import motion`, `from test_readers_bvh import humanoid_bvh`) whatever order
+# pytest collects them in.
+_HERE = Path(__file__).resolve().parent
+for _wing in ("data", "readers", "synthetic", "models", "evaluation", "experiments", ""):
+    if str(_HERE / _wing) not in sys.path:
+        sys.path.insert(0, str(_HERE / _wing))
 
 
 @pytest.fixture

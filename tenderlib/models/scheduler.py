@@ -20,7 +20,7 @@ timestep p = t - T / steps:
 Timesteps follow diffusers' DDIMScheduler as MLD configures it ("leading" spacing,
 steps_offset=1, set_alpha_to_one=False): t_k = k * (T // steps) + 1, k = steps-1 .. 0, and the
 last step's "previous" abar is abar_0. With eta = 0 and the true x0, every step is exact: the
-chain returns x0 (tests/test_scheduler.py).
+chain returns x0 (tests/models/test_scheduler.py).
 
 DDPM ancestral step (Ho et al., posterior q(x_{t-1} | x_t, x0), "fixed small" variance):
     mean = beta_t sqrt(abar_{t-1}) / (1 - abar_t) x0 + (1 - abar_{t-1}) sqrt(alpha_t) / (1 - abar_t) x_t

@@ -45,7 +45,7 @@ Reconstruction scores, ablations by name and runs by config: tenderlib.experimen
 
 The block-diagonal attention is computed either per part ("blocked": attention within each part's
 slice of tokens, no mask) or as one masked K x K attention ("masked", eq. 3 as written); the
-two give the same result (tests/test_vae.py proves it); `SPATIAL_IMPL` holds the faster on CPU.
+two give the same result (tests/models/test_vae.py proves it); `SPATIAL_IMPL` holds the faster on CPU.
 The blocked encoder runs SPATIAL_CHUNK frames at a time: at the default size its 133 tokens x 16
 channels per frame make activations of ~50 MB per batch of 64 x 96 frames, whose many cheap
 per-token steps (norms, GELU, small maps) are then bound by memory traffic and by the page faults

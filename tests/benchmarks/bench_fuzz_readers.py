@@ -1,4 +1,4 @@
-"""Reader fuzzing (a script, not a test; tests/test_readers_fuzz.py runs a small one): mutated
+"""Reader fuzzing (a script, not a test; tests/readers/test_readers_fuzz.py runs a small one): mutated
 pickles, JSON and BVH files imported under a memory limit.
 
     python tests/benchmarks/bench_fuzz_readers.py                 # 300 inputs per format, 1 GiB limit
@@ -59,7 +59,7 @@ def seed_json(rng) -> list[bytes]:
 
 
 def seed_bvh() -> list[bytes]:
-    sys.path.insert(0, str(HERE.parent))
+    sys.path.insert(0, str(HERE.parent / "readers"))
     from test_readers_bvh import humanoid_bvh  # the test humanoid: a skeleton the COCO mapping knows
 
     return [humanoid_bvh(frames=8).encode(), humanoid_bvh(frames=5, yaw_deg=30).encode()]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent / "benchmarks" / "bench_fuzz_readers.py"
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fuzz_readers.py"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the child's memory limit (RLIMIT_AS) is Linux's")

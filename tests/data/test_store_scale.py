@@ -19,7 +19,7 @@ from tenderlib.data.store import Store, build_store
 
 fcntl = pytest.importorskip("fcntl", reason="stale-build detection needs flock (POSIX)")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 _STARTED_LOG: list[Path] = []  # where _counting_chunk writes (set before the pool forks)

@@ -22,7 +22,7 @@ from tenderlib.readers.safe_pickle import (
     allowed_names, safe_load, safe_loads,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _WritesMarker:

@@ -12,7 +12,7 @@ from tenderlib.readers import MocapConfig, build, read_bandai, read_bvh_folder
 from tenderlib.readers.mocap import bandai_captions
 from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS, REGIONS
 
-BANDAI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bandai-namco-1"
+BANDAI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bandai-namco-1"
 BODY_FEET = np.arange(REGIONS["foot"].stop)
 
 
