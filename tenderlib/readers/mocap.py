@@ -175,45 +175,55 @@ def read_bvh_folder(root, cfg: MocapConfig) -> Reading:
 # bandai-namco-1: labels and captions
 
 _SUBJECTS = ("a person", "someone", "the person", "a performer")
-_CONTENT = {  # content label -> verb phrases (third person)
-    "walk": ("walks forward", "walks straight ahead", "takes a walk forward"),
-    "run": ("runs forward", "runs", "jogs ahead"),
-    "dash": ("dashes forward", "sprints ahead", "runs at full speed"),
-    "walk-back": ("walks backwards", "steps backwards", "walks backward a few steps"),
-    "walk-left": ("walks forward and to the left", "walks diagonally to the left", "walks ahead, drifting left"),
-    "walk-right": ("walks forward and to the right", "walks diagonally to the right", "walks ahead, drifting right"),
-    "bow": ("bows", "takes a bow", "bows from the waist"),
-    "bye": ("waves the right hand goodbye", "waves goodbye with the right hand",
-            "says goodbye with a wave of the right hand"),
-    "guide": ("guides the way with the right hand", "shows the way with an open right hand",
-              "gestures the way with the right hand"),
-    "byebye": ("waves both hands goodbye", "waves goodbye with both hands", "says bye-bye, waving both hands"),
-    "respond": ("raises the left hand to respond", "answers by raising the left hand",
-                "puts the left hand up in reply"),
-    "call": ("calls out to someone", "calls someone over", "calls out to get someone's attention"),
-    "punch": ("throws punches", "punches the air", "boxes, throwing punches"),
-    "kick": ("kicks", "throws kicks", "kicks the air"),
-    "slash": ("slashes with a sword", "makes sword slashes", "swings a sword"),
-    "dance-long": ("dances", "performs a dance", "dances freely"),
-    "dance-short": ("dances", "performs a short dance", "dances freely"),
-}
-_STYLE = {  # style label -> (adjective, manner phrases); normal has none
-    "normal": (None, ()),
-    "happy": ("happy", ("happily", "cheerfully", "in a happy mood")),
-    "sad": ("sad", ("sadly", "in a sad mood", "with a sad air")),
-    "angry": ("angry", ("angrily", "in an angry mood", "furiously")),
-    "proud": ("proud", ("proudly", "with pride", "in a proud manner")),
-    "not-confident": ("timid", ("timidly", "without confidence", "hesitantly")),
-    "masculinity": ("masculine", ("in a masculine way", "in a manly way")),
-    "feminine": ("feminine", ("in a feminine way", "in a feminine manner")),
-    "childish": ("childish", ("childishly", "like a child", "in a childlike way")),
-    "old": ("elderly", ("like an old person", "in an elderly way")),
-    "tired": ("tired", ("wearily", "as if exhausted", "tiredly")),
-    "active": ("energetic", ("energetically", "actively", "full of energy")),
-    "musical": ("theatrical", ("like in a musical", "theatrically", "with musical flair")),
-    "giant": ("giant", ("like a giant", "heavily, like a giant")),
-    "chimpira": ("thuggish", ("like a thug", "like a street punk", "with a thug's swagger")),
-}
+
+
+def _phrases(text: str) -> tuple[str, ...]:
+    """'a | b | c' -> ('a', 'b', 'c') (empty: ())."""
+    return tuple(p.strip() for p in text.split("|") if p.strip())
+
+
+def _labelled(table: str) -> dict[str, str]:
+    """Lines 'label: rest' -> {label: rest}."""
+    return dict(line.strip().split(": ", 1) for line in table.strip().splitlines())
+
+
+_CONTENT = {label: _phrases(verbs) for label, verbs in _labelled("""
+    walk: walks forward | walks straight ahead | takes a walk forward
+    run: runs forward | runs | jogs ahead
+    dash: dashes forward | sprints ahead | runs at full speed
+    walk-back: walks backwards | steps backwards | walks backward a few steps
+    walk-left: walks forward and to the left | walks diagonally to the left | walks ahead, drifting left
+    walk-right: walks forward and to the right | walks diagonally to the right | walks ahead, drifting right
+    bow: bows | takes a bow | bows from the waist
+    bye: waves the right hand goodbye | waves goodbye with the right hand | says goodbye with a wave of the right hand
+    guide: guides the way with the right hand | shows the way with an open right hand | gestures the way with the right hand
+    byebye: waves both hands goodbye | waves goodbye with both hands | says bye-bye, waving both hands
+    respond: raises the left hand to respond | answers by raising the left hand | puts the left hand up in reply
+    call: calls out to someone | calls someone over | calls out to get someone's attention
+    punch: throws punches | punches the air | boxes, throwing punches
+    kick: kicks | throws kicks | kicks the air
+    slash: slashes with a sword | makes sword slashes | swings a sword
+    dance-long: dances | performs a dance | dances freely
+    dance-short: dances | performs a short dance | dances freely
+""").items()}  # content label -> verb phrases (third person)
+_STYLE = {label: (None if adj.strip() == "-" else adj.strip(), _phrases(manners)) for label, (adj, manners) in (
+    (label, rest.split(";", 1)) for label, rest in _labelled("""
+    normal: -; 
+    happy: happy; happily | cheerfully | in a happy mood
+    sad: sad; sadly | in a sad mood | with a sad air
+    angry: angry; angrily | in an angry mood | furiously
+    proud: proud; proudly | with pride | in a proud manner
+    not-confident: timid; timidly | without confidence | hesitantly
+    masculinity: masculine; in a masculine way | in a manly way
+    feminine: feminine; in a feminine way | in a feminine manner
+    childish: childish; childishly | like a child | in a childlike way
+    old: elderly; like an old person | in an elderly way
+    tired: tired; wearily | as if exhausted | tiredly
+    active: energetic; energetically | actively | full of energy
+    musical: theatrical; like in a musical | theatrically | with musical flair
+    giant: giant; like a giant | heavily, like a giant
+    chimpira: thuggish; like a thug | like a street punk | with a thug's swagger
+""").items())}  # style label -> (adjective, manner phrases); "-": none (normal)
 
 
 def bandai_captions(content: str, style: str, rng: np.random.Generator, n: int = 4) -> list[str]:
