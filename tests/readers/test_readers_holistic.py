@@ -23,8 +23,8 @@ def _pose(rng, K=NUM_KEYPOINTS, T=T, center=(300.0, 200.0), size=100.0):
     return kp, sc
 
 
-def _write(root, source, clip, obj, captions="a person waves\nsomeone waves the right hand\n"):
-    pkl = root / "kpfiles" / source / f"{clip}.pkl"
+def _write(root, source, clip, obj, captions="a person waves\nsomeone waves the right hand\n", suffix=".pkl"):
+    pkl = root / "kpfiles" / source / f"{clip}{suffix}"
     pkl.parent.mkdir(parents=True, exist_ok=True)
     pkl.write_bytes(obj if isinstance(obj, bytes) else pickle.dumps(obj))
     if captions is not None:

@@ -8,9 +8,11 @@ import os
 import pickle
 import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
+from test_readers_holistic import _write as write_release
 
 from tenderlib.data.motion import Motion
 from tenderlib.readers import HolisticConfig, MMPoseConfig, build, read_holistic, read_mmpose
@@ -29,15 +31,9 @@ def _clip(rng, T=6, K=NUM_KEYPOINTS):
     return np.concatenate([kp, sc[..., None]], -1).astype(np.float32)  # (T, K, 3)
 
 
-def _write(root, clip, obj, caption="a person waves\n", source="K400", suffix=".pkl"):
-    pkl = root / "kpfiles" / source / f"{clip}{suffix}"
-    pkl.parent.mkdir(parents=True, exist_ok=True)
-    pkl.write_bytes(obj if isinstance(obj, bytes) else pickle.dumps(obj))
-    if caption is not None:
-        txt = root / "texts" / source / f"{clip}.txt"
-        txt.parent.mkdir(parents=True, exist_ok=True)
-        txt.write_text(caption)
-    return pkl
+def _write(root, clip, obj, caption="a person waves\n", source="K400", suffix=".pkl") -> Path:
+    """test_readers_holistic's release writer, one caption by default, the pkl's Path back."""
+    return Path(write_release(root, source, clip, obj, caption, suffix=suffix))
 
 
 def _kinds(report) -> dict[str, str]:
