@@ -148,14 +148,25 @@ def _import(args) -> int:
     kind, root = args.format, Path(args.root)
     if Path(args.out).exists() and not args.overwrite:  # checked before the (long) reading
         raise ValueError(f"--out {args.out} already exists; pass --overwrite to replace a store")
+    if kind in ("holistic", "mmpose") and any(v is not None for v in (args.source, args.vocabulary, args.captions)):
+        raise ValueError("--source, --vocabulary and --captions are for `data import bvh` and `data import bandai`")
     if kind == "holistic":
         reading = readers.read_holistic(root, readers.HolisticConfig())
     elif kind == "mmpose":
         reading = readers.read_mmpose(root, readers.MMPoseConfig())
     elif kind == "bandai":
-        reading = readers.read_bandai(root, readers.MocapConfig(views=args.views, seed=args.seed))
+        if args.captions is not None:
+            raise ValueError("--captions is for `data import bvh`; a bandai collection is captioned from its labels "
+                             "(--vocabulary FILE words them)")
+        cfg = readers.MocapConfig(views=args.views, seed=args.seed, source=args.source or readers.mocap.BANDAI_SOURCE,
+                                  vocabulary=args.vocabulary)
+        reading = readers.read_bandai(root, cfg)
     else:
-        reading = readers.read_bvh_folder(root, readers.MocapConfig(views=args.views, seed=args.seed, source=args.source))
+        if args.vocabulary is not None:
+            raise ValueError("--vocabulary is for `data import bandai`; a BVH folder takes --captions FILE.csv")
+        cfg = readers.MocapConfig(views=args.views, seed=args.seed, source=args.source or "mocap",
+                                  captions_csv=args.captions)
+        reading = readers.read_bvh_folder(root, cfg)
     store, reports = readers.build(reading, Path(args.out), meta={"imported_from": kind}, overwrite=args.overwrite)
     for report in reports:
         print(report.summary())
@@ -240,13 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     m = data.add_parser("import", help="pack real data into a store; every input is stored or listed in a build report")
     m.add_argument("format", choices=("holistic", "mmpose", "bvh", "bandai"),
                    help="holistic: the Holistic-Motion2D release (kpfiles/, texts/); mmpose: RTMPose/MMPose JSON "
-                        "predictions with caption .txt files; bvh: a folder of BVH files with captions; bandai: "
-                        "the bandai-namco-1 motion-capture set")
+                        "predictions with caption .txt files; bvh: a folder of BVH files with captions (a .txt beside "
+                        "each, or --captions); bandai: a motion-capture collection in the Bandai-Namco layout "
+                        "(cfg/content_label.txt, cfg/style_label.txt, data/*.bvh + .json), e.g. bandai-namco-1")
     m.add_argument("root", help="folder to read")
     m.add_argument("--out", type=output_path, required=True, help="store folder to write")
     m.add_argument("--views", type=int, default=3, help="motion capture: virtual camera views per clip (default: 3)")
     m.add_argument("--seed", type=int, default=0, help="motion capture: seed of the virtual cameras")
-    m.add_argument("--source", default="mocap", help="bvh: source name of the clips (default: mocap)")
+    m.add_argument("--source", help="bvh, bandai: source name of the clips (default: mocap; bandai: mocap-bandai)")
+    m.add_argument("--captions", metavar="FILE.csv",
+                   help="bvh: captions from a CSV with columns file (the .bvh path relative to ROOT) and caption, "
+                        "one caption a row, several rows per file allowed; files it lacks use the .txt beside them, "
+                        "else a caption made from the file name")
+    m.add_argument("--vocabulary", metavar="FILE",
+                   help="bandai: caption phrases per content and style label, on top of the built-in ones "
+                        "([contents] 'label: phrase | phrase', [styles] 'label: adjective; manner | manner'; "
+                        "format in tenderlib/readers/mocap.py); labels without a phrase get plain wording")
     m.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     m.set_defaults(func=_import)
 

@@ -86,10 +86,16 @@ def test_bad_clips_are_rejected_and_detector_option(tmp_path):
     reading = read_bvh_folder(root, MocapConfig(views=2, detector=DetectorConfig()))
     ms = list(reading)
     rep = reading.report
-    assert [m.clip_id for m in ms] == ["mocap-bandai/ok/view0", "mocap-bandai/ok/view1"]
-    assert rep.num_inputs == 4 == rep.num_accepted + rep.num_rejected and rep.num_motions == 2
+    assert [m.clip_id for m in ms] == ["mocap-bandai/nocap/view0", "mocap-bandai/nocap/view1",
+                                       "mocap-bandai/ok/view0", "mocap-bandai/ok/view1"]
+    assert rep.num_inputs == 4 == rep.num_accepted + rep.num_rejected and rep.num_motions == 4
     kinds = {Path(r.path).stem: r.kind for r in rep.rejected}
-    assert kinds == {"tiny": "bvh-skeleton", "broken": "bvh-hierarchy", "nocap": "caption-missing"}
+    assert kinds == {"tiny": "bvh-skeleton", "broken": "bvh-hierarchy"}
+    # a clip without a caption is stored with a plain caption from its file name, and a note says so
+    assert ms[0].texts == ["a person performs the motion 'nocap'"]
+    assert [n for p, n in rep.notes if Path(p).stem == "nocap"] == [
+        "no caption (no nocap.txt): caption made from the file name: \"a person performs the motion 'nocap'\""]
+    ms = ms[2:]
     assert str(root / "notes.txt") in rep.unmatched
     conf = ms[0].confidence
     assert 0 < conf[:, BODY_FEET].mean() and not np.all(conf[:, BODY_FEET] == 1)  # detector scores
@@ -147,7 +153,7 @@ def test_real_bandai_clips_read_map_and_build(tmp_path):
 
 
 def test_bandai_root_errors(tmp_path):
-    with pytest.raises(ValueError, match="bandai-namco-1 folder"):
+    with pytest.raises(ValueError, match="folder in the Bandai-Namco layout"):
         read_bandai(tmp_path)
     with pytest.raises(ValueError, match="views must be an int >= 1"):
         MocapConfig(views=0)
