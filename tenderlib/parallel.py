@@ -86,7 +86,7 @@ def map_runs(fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int = 1, name
 @dataclass(frozen=True)
 class ModelSpec:
     """A model run by config: `<module>.load_or_train(config, train_config, store, selection, profile)`,
-    the store being the synthetic dataset of `data` (tenderlib.synthetic.SyntheticConfig)."""
+    the store being that of `data` (tenderlib.datasets: a SyntheticConfig or an ImportedStore)."""
 
     module: str  # "tenderlib.experiments.vae_runs" or "tenderlib.models.molip"
     config: Any
@@ -98,9 +98,9 @@ class ModelSpec:
 
 def ensure_trained(spec: ModelSpec) -> str:
     """Train the run of `spec` unless it is finished (then it only loads); its run folder."""
-    from tenderlib import synthetic
+    from tenderlib import datasets
 
-    store = synthetic.get_store(spec.data)
+    store = datasets.open_store(spec.data)
     run = importlib.import_module(spec.module).load_or_train(spec.config, spec.train_config, store, spec.selection,
                                                              spec.profile)
     return str(run.run_dir)
@@ -110,11 +110,11 @@ def train_ahead(specs: Sequence[ModelSpec], jobs: int) -> None:
     """Train the runs of `specs`, `jobs` at a time, so that the notebook's own loop, which follows,
     loads them. With jobs=1 this does nothing: the loop trains them one after another itself, with
     the same numbers."""
-    from tenderlib import synthetic
+    from tenderlib import datasets
 
     check_jobs(jobs)
     specs = list(dict.fromkeys(specs))  # a run asked twice is trained once
     if jobs > 1 and specs:
         for data in dict.fromkeys(s.data for s in specs):
-            synthetic.get_store(data)  # built here once, never by two workers at the same time
+            datasets.open_store(data)  # built here once, never by two workers at the same time
         map_runs(ensure_trained, specs, jobs, name=f"{specs[0].module.rsplit('.', 1)[-1]} run")

@@ -5,10 +5,13 @@ each notebook's kernel in the notebook's own folder, papermill in whatever folde
 from, and a notebook must write to the same `outputs/<profile>/<kind>/` either way.
 
     repo_root()                      the folder holding the pyproject.toml that names tenderlib
-    output_dir("smoke", "tables")    <root>/outputs/smoke/tables/, created on demand
+    outputs_root()                   <root>/outputs, or $TENDER_OUTPUTS (any folder, e.g. on a scratch disk)
+    output_dir("smoke", "tables")    <outputs>/smoke/tables/, created on demand
     params_file("default", "02_vae") <root>/params/default/02_vae.yaml, or None if absent
 
-The environment variable TENDER_ROOT overrides the search (tests point it at a temporary folder).
+The environment variable TENDER_ROOT overrides the search (tests point it at a temporary folder);
+TENDER_OUTPUTS moves every output (tables, figures, checkpoints, caches, stores) out of the
+checkout, e.g. to a cluster's scratch disk, while notebooks and params are read from the root.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ROOT_ENV_VAR = "TENDER_ROOT"
+OUTPUTS_ENV_VAR = "TENDER_OUTPUTS"
 PACKAGE_NAME = "tenderlib"  # the [project] name that marks our pyproject.toml
 
 # A profile names a folder under params/ and outputs/: smoke (the notebooks' own defaults),
@@ -86,15 +90,27 @@ def repo_root() -> Path:
     )
 
 
+def outputs_root() -> Path:
+    """Where outputs go: $TENDER_OUTPUTS if set (created if missing), else <repository root>/outputs."""
+    override = os.environ.get(OUTPUTS_ENV_VAR)
+    if override:
+        root = Path(override).expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise ValueError(f"{OUTPUTS_ENV_VAR}={override!r} is a file, not a folder")
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    return repo_root() / "outputs"
+
+
 def output_dir(profile: str, kind: str) -> Path:
-    """outputs/<profile>/<kind>/ under the repository root, created if missing.
+    """<outputs>/<profile>/<kind>/ (outputs_root()), created if missing.
 
     kind: one of OUTPUT_KINDS (tables, figures, notebooks, checkpoints, cache).
     """
     check_profile(profile)
     if kind not in OUTPUT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(OUTPUT_KINDS)}; got {kind!r}")
-    path = repo_root() / "outputs" / profile / kind
+    path = outputs_root() / profile / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -406,11 +406,14 @@ def _train(model, dataset, cfg, folder, config, loss_fn, collate_fn, ctx, t0) ->
 # Load or train by config (the notebooks ask for a model by its configs, never by a path)
 
 
+DATA_FILE = "data.json"  # in a run folder: the data key it was trained on (store identity, selection)
+
+
 @dataclass(frozen=True)
 class DataKey:
     """Which data a run trained on: the store (its folder name holds its config hash) and the clips."""
 
-    store: str  # the store's folder name, e.g. synthetic-<hash>
+    store: str  # the store's identity (Store.identity), e.g. synthetic-<config hash>-<code hash>
     selection: Any  # which clips of it (a tenderlib.data.selection.Selection)
 
 
@@ -423,7 +426,7 @@ def weight_identity(cfg: TrainConfig) -> TrainConfig:
 def data_run_dir(profile: str, name: str, config, train_config: TrainConfig, store, selection) -> Path:
     """outputs/<profile>/checkpoints/<name>-<hash of the model config, the weight-relevant TrainConfig
     and the data (store folder name + selection)>/: where the run of a model on a store lives."""
-    key = DataKey(Path(store.path).name, selection)
+    key = DataKey(store.identity, selection)
     return run_dir(profile, name, config, weight_identity(train_config), key)
 
 
@@ -462,8 +465,13 @@ def run_by_config(name: str, model: nn.Module, config, train_config: TrainConfig
     """The one load-or-train by config of every model (VAE, MoLIP, denoiser): `model` (freshly built,
     seeded) in outputs/<profile>/checkpoints/<name>-<hash of config, the weight-relevant TrainConfig
     and data_key>/, loaded when that run finished, else trained there (resuming a killed run).
-    data_key names the training data (a DataKey, or what a model's data is named by); train_items:
-    how many items it holds (reported in the result)."""
+    data_key names the training data (a DataKey, or what a model's data is named by; written to the
+    run folder as data.json); train_items: how many items it holds (reported in the result)."""
     folder = run_dir(profile, name, config, weight_identity(train_config), data_key)
     r = load_or_train(model, train_config, folder, make_dataset, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
+    record = folder / DATA_FILE  # which data the run trained on, for a reader of the folder
+    if not record.is_file():
+        tmp = folder / f".tmp-{os.getpid()}-{DATA_FILE}"
+        tmp.write_text(params.to_json(data_key))
+        tmp.replace(record)
     return ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, train_items)

@@ -64,8 +64,8 @@ def test_import_bvh_folder_with_report(tmp_path, capsys):
     out = tmp_path / "store"
     assert cli.main(["data", "import", "bvh", str(root), "--out", str(out), "--views", "2"]) == 0
     text = capsys.readouterr().out
-    assert "2 clips" in text                                   # walker x 2 views; the other two are in the report
-    assert "'rejected': 2" in text and (out / "build_report.md").is_file()
+    assert "4 clips" in text                                   # walker and silent (caption from its name) x 2 views
+    assert "'rejected': 1" in text and (out / "build_report.md").is_file()
 
 
 def test_an_import_that_stores_nothing_fails_with_the_reasons(tmp_path, capsys):

@@ -16,6 +16,7 @@ fraction taken over the regions the clip annotates (a face-only clip is judged o
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from tenderlib.data.motion import Motion
 
 SPLITS = ("train", "val", "test")
 DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, val, test
-D2_SOURCES = ("syn-k400", "syn-k700")  # the K400 + K700 analogue of the paper's D2
+D2_SOURCES = ("syn-k400", "syn-k700")  # the paper's D2: K400 + K700 (in any store: see source_key)
 _HASH_PERSON = b"tender-split"  # blake2b personalisation: changing it reshuffles every split
 
 
@@ -75,6 +76,14 @@ PRESETS = {  # the paper's dataset configurations (section 5)
     "D2": dict(high_quality_only=True, sources=D2_SOURCES),  # high quality of K400 + K700
     "D3": dict(high_quality_only=True, data_frac=0.2),  # 20% of D1, nested by frac_key
 }
+
+
+def source_key(name: str) -> str:
+    """How a source name in a Selection meets the names of a store: lower case, letters and digits
+    only, the synthetic prefix 'syn' and 'kinetics' -> 'k' taken away, so that the synthetic
+    'syn-k400' of D2 selects a release's 'K400', 'kinetics-400' or 'kinetics_400' as well."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower()).replace("kinetics", "k")
+    return key[3:] if key.startswith("syn") and len(key) > 3 else key
 
 
 def selection(name: str, split: str = "train") -> Selection:

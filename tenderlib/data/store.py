@@ -8,7 +8,8 @@ Layout of a store folder (every file is a .npy; `manifest.json` is written last)
     manifest.json         format, version, counts, file dtypes/shapes, sources, regions, meta
     frames.npy            (total_frames, K, 3) float32: x, y, confidence of all clips, concatenated
     frames_3d.npy         (total_frames_3d, K, 3) float32: 3D ground truth of the clips that have
-                          it, concatenated in clip order (only those clips: `offset_3d`, `has_3d`)
+                          it (`offset_3d`, `has_3d`), each distinct 3D clip once: the views of one
+                          motion-capture take (same 3D, several cameras) point at the same rows
     <column>.npy          one per field of `StoreIndex`, one row per clip
     clip_id.npy, texts.npy, labels.npy  uint8 utf-8 blobs, with <name>_offsets.npy (N + 1,) int64;
                           texts is a JSON list of captions per clip, labels a JSON object per clip
@@ -26,6 +27,7 @@ hand-only clip on its hands, instead of being rejected for the body it never had
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -42,13 +44,14 @@ from tenderlib.data.motion import NUM_KEYPOINTS, Motion
 from tenderlib.data.building import BuildLock, building_folder, check_target, clean_stale_builds
 from tenderlib.data.normalize import NORM_VERSION, NormStats, norm_stats
 from tenderlib.data.selection import (_HASH_PERSON, DEFAULT_SPLIT_FRACTIONS, SPLITS, QualityRule, Selection, clip_keys,
-                                      split_codes, split_group)
+                                      source_key, split_codes, split_group)
 from tenderlib.data.skeleton import REGIONS
 
 log = logging.getLogger(__name__)
 
 FORMAT = "tender-store"
-FORMAT_VERSION = 2  # 2: split/frac keys from the split group, id_key for look-ups
+FORMAT_VERSION = 3  # 2: split/frac keys from the split group, id_key for look-ups; 3: 3D stored once per take
+READ_VERSIONS = (2, 3)  # versions this code opens (a version 2 store is a version 3 one without shared 3D)
 _HEADER_LEN = 128  # bytes of the .npy header we reserve and rewrite on close (64-byte aligned)
 _ROWS_PER_WRITE = 4096  # per-column rows buffered before a write
 _STRINGS = ("clip_id", "texts", "labels")
@@ -193,6 +196,7 @@ class _Builder:
         self.sources: dict[str, int] = {}
         self.frames = _NpyWriter(folder / "frames.npy", np.float32, (NUM_KEYPOINTS, 3))
         self.frames_3d: _NpyWriter | None = None  # opened at the first clip with 3D
+        self.seen_3d: dict[bytes, int] = {}  # digest of a 3D clip -> its first row (each 3D clip stored once)
         self.columns = {name: _NpyWriter(folder / f"{name}.npy", dt, shape)
                         for name, (dt, shape) in _column_dtypes(len(self.regions)).items()}
         self.strings = {name: _StringWriter(folder, name) for name in _STRINGS}
@@ -217,8 +221,12 @@ class _Builder:
         if m.keypoints_3d is not None:
             if self.frames_3d is None:
                 self.frames_3d = _NpyWriter(self.folder / "frames_3d.npy", np.float32, (NUM_KEYPOINTS, 3))
-            col["offset_3d"].append_row(self.frames_3d.rows)
-            self.frames_3d.append(m.keypoints_3d)
+            k3 = np.ascontiguousarray(m.keypoints_3d, dtype=np.float32)  # (T, K, 3)
+            digest = hashlib.blake2b(k3.tobytes(), digest_size=32, person=b"tender-3d").digest() + struct.pack("<q", T)
+            if digest not in self.seen_3d:  # a new 3D clip; the other views of a take reuse its rows
+                self.seen_3d[digest] = self.frames_3d.rows
+                self.frames_3d.append(k3)
+            col["offset_3d"].append_row(self.seen_3d[digest])
         else:
             col["offset_3d"].append_row(-1)
         col["has_3d"].append_row(m.keypoints_3d is not None)
@@ -246,7 +254,7 @@ class _Builder:
         self.strings["texts"].append(json.dumps(list(m.texts), ensure_ascii=False))
         self.strings["labels"].append(json.dumps(dict(m.labels), ensure_ascii=False))
 
-    def finish(self, meta: dict) -> None:
+    def finish(self, meta: dict, build_id: str) -> None:
         if len(self.sources) > np.iinfo(np.int32).max:
             raise ValueError("too many sources")
         files = {name: w.close() for name, w in self.writers().items()}
@@ -259,7 +267,7 @@ class _Builder:
             "num_keypoints": NUM_KEYPOINTS, "conf_threshold": self.conf_threshold,
             "sources": list(self.sources), "regions": [[name, idx.tolist()] for name, idx in self.regions],
             "hash": {"algorithm": "blake2b-128", "person": _HASH_PERSON.decode()},
-            "norm_version": NORM_VERSION,
+            "norm_version": NORM_VERSION, "build_id": build_id,
             "files": files, "meta": meta,
         }
         with open(self.folder / "manifest.json", "w", encoding="utf-8") as f:  # written last
@@ -309,7 +317,7 @@ def build_store(motions: Iterable[Motion], path, *, meta: dict | None = None, ov
             builder.add(m)
             if (i + 1) % 100_000 == 0:
                 log.info("store %s: %d clips packed", path.name, i + 1)
-        builder.finish(meta)
+        builder.finish(meta, build_id)
         check_target(path, overwrite)
         old = None
         if path.exists():
@@ -344,8 +352,8 @@ def _read_manifest(path: Path) -> dict:
         manifest = json.loads(mf.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{str(mf)!r} is not valid JSON: {e}") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{str(mf)!r}: expected format {FORMAT!r} version {FORMAT_VERSION}, "
+    if manifest.get("format") != FORMAT or manifest.get("version") not in READ_VERSIONS:
+        raise ValueError(f"{str(mf)!r}: expected format {FORMAT!r} version {' or '.join(map(str, READ_VERSIONS))}, "
                          f"got {manifest.get('format')!r} version {manifest.get('version')!r}")
     for name, spec in manifest["files"].items():
         f = path / f"{name}.npy"
@@ -398,11 +406,14 @@ class Store:
                                                           f"frames.npy {len(self._frames)}")
         has, off3 = np.asarray(ix.has_3d), np.asarray(ix.offset_3d)
         need(np.all(off3[~has] == -1), "offset_3d is set for a clip without 3D")
-        ends3 = np.cumsum(length[has])
-        need(np.array_equal(off3[has], ends3 - length[has]), "offset_3d does not follow the lengths of the 3D clips")
         rows3 = 0 if self._frames_3d is None else len(self._frames_3d)
-        need((ends3[-1] if has.any() else 0) == rows3, f"the 3D clips hold {int(ends3[-1]) if has.any() else 0} "
-                                                       f"frames, frames_3d.npy {rows3}")
+        need(np.all((off3[has] >= 0) & (off3[has] + length[has] <= rows3)),
+             f"a 3D clip lies outside frames_3d.npy ({rows3} frames)")
+        # each stored 3D row belongs to some clip (rows are shared by the views of a take, never left over)
+        spans = (np.bincount(off3[has], minlength=rows3 + 1)
+                 - np.bincount(off3[has] + length[has], minlength=rows3 + 1))  # +1 where a 3D clip starts, -1 after it
+        need(rows3 == 0 or np.all(np.cumsum(spans)[:rows3] > 0), "frames_3d.npy holds rows that no clip uses")
+
         need(N == 0 or (0 <= ix.source_code.min() and ix.source_code.max() < len(self.sources)),
              "a source code is out of range")
         need(np.all(np.isfinite(ix.fps)) and np.all(ix.fps > 0), "an fps is not a positive number")
@@ -427,6 +438,19 @@ class Store:
     @property
     def meta(self) -> dict:
         return self.manifest["meta"]
+
+    @property
+    def identity(self) -> str:
+        """The name runs trained on this store are filed under (tenderlib.training.DataKey): the
+        builder's `meta["identity"]` when it names the content itself (the synthetic stores: their
+        folder name holds the hash of their config and generator code), else the folder name and a
+        hash of the manifest, which holds a fresh build id: a store imported again under the same
+        name is other data, and runs of the earlier one are not reused for it."""
+        named = self.meta.get("identity")
+        if isinstance(named, str) and named:
+            return named
+        digest = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()[:12]
+        return f"{self.path.name}-{digest}"
 
     def _check(self, i) -> int:
         n = len(self)
@@ -541,11 +565,15 @@ class Store:
         if sel.data_frac < 1:
             keep &= np.asarray(self.index.frac_key) < sel.data_frac
             steps.append((f"data_frac {sel.data_frac:g}", int(keep.sum())))
-        if sel.sources is not None:
-            unknown = sorted(set(sel.sources) - set(self.sources))
+        if sel.sources is not None:  # by name, else by source_key ('syn-k400' = 'K400' = 'kinetics-400')
+            keys = [source_key(s) for s in self.sources]
+            codes = [[self.sources.index(s)] if s in self.sources else
+                     [c for c, k in enumerate(keys) if k == source_key(s)] for s in sel.sources]
+            unknown = sorted(s for s, c in zip(sel.sources, codes) if not c)
             if unknown:
-                raise ValueError(f"Selection.sources: {unknown} not in this store; allowed: {self.sources}")
-            codes = [self.sources.index(s) for s in sel.sources]
+                raise ValueError(f"Selection.sources: {unknown} not in this store (sources {list(self.sources)}); "
+                                 f"D2 needs K400 and K700 sources: choose D1 or D3 for another store")
+            codes = sorted({c for cs in codes for c in cs})
             keep &= np.isin(self.index.source_code, codes)
             steps.append((f"sources {list(sel.sources)}", int(keep.sum())))
         if sel.high_quality_only:

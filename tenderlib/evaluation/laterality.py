@@ -1,6 +1,7 @@
 """Does MoLIP tell left from right? Captions that differ only in the side, scored on their clips.
 
     laterality_check(model, store, indices) -> LateralityResult
+    sided_captions(store, indices)          -> the (clip, caption, mirrored caption) it scores
 """
 from __future__ import annotations
 
@@ -25,13 +26,19 @@ class LateralityResult:
     examples: list = field(default_factory=list, compare=False)  # a few (caption, mirror, own, mirror cos)
 
 
+def sided_captions(store: Store, indices) -> list[tuple[int, str, str]]:
+    """(clip, caption, the caption with left and right exchanged) for every caption of the clips
+    `indices` that names a side; empty when none does (motion capture captioned by content only)."""
+    triples = [(int(i), t, swap_sides(t)) for i in np.asarray(indices).tolist() for t in store.texts(int(i))]
+    return [x for x in triples if x[2] is not None]
+
+
 @torch.no_grad()
 def laterality_check(model: MoLIP, store: Store, indices, batch_size: int = 256,
                      num_examples: int = 5) -> LateralityResult:
     """For every caption of the clips `indices` that names a side, is the clip's motion nearer to
     the caption than to the same caption with left and right exchanged?"""
-    triples = [(int(i), t, swap_sides(t)) for i in np.asarray(indices).tolist() for t in store.texts(int(i))]
-    triples = [x for x in triples if x[2] is not None]
+    triples = sided_captions(store, indices)
     if not triples:
         raise ValueError("none of the clips' captions names a side (left / right): nothing to check")
     clips = sorted({i for i, _, _ in triples})

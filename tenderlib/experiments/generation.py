@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from tenderlib import checkpoints, evaluation, params, paths, synthetic, training
+from tenderlib import checkpoints, datasets, evaluation, params, paths, synthetic, training
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.evaluation import movement
 from tenderlib.evaluation.metrics import MetricsConfig
@@ -44,9 +44,9 @@ def find_run(root=None, profile: str | None = None) -> Path:
     profile when None) that hold pipeline.json and a finished checkpoint, the one whose pipeline.json
     was written last. FileNotFoundError naming notebook 03 when there is none."""
 
-    base = Path(root) if root is not None else paths.repo_root()
+    base = Path(root) / "outputs" if root is not None else paths.outputs_root()
     pattern = f"{paths.check_profile(profile)}/checkpoints/tender-*" if profile else "*/checkpoints/tender-*"
-    runs = [p for p in (base / "outputs").glob(pattern)
+    runs = [p for p in base.glob(pattern)
             if (p / PIPELINE_FILE).is_file() and checkpoints.latest_checkpoint(p) is not None]
     if not runs:
         where = f"outputs/{profile}/checkpoints" if profile else "outputs/*/checkpoints"
@@ -214,7 +214,7 @@ def latent_dataset(vae_run, store, selection, seed: int = 0):
     if indices.size == 0:
         raise ValueError(f"selection {selection} holds no clip")
     captions = [store.texts(int(i)) for i in indices]
-    key = LatentKey(Path(vae_run.run_dir).name, Path(store.path).name, selection)
+    key = LatentKey(Path(vae_run.run_dir).name, store.identity, selection)
     return LatentDataset(mu, captions, lengths, seed), key
 
 
@@ -232,11 +232,19 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     indices = store.select(selection)
     lengths = LengthSampler.fit(store.index.length[indices], vae_run.model.cfg.max_frames)
     fps = float(np.median(store.index.fps[indices]))
-    pipe = Tender(vae_run.model, run.model, lengths, fps)
+    pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices))
     vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
     if publish and vae_ckpt is not None:
         pipe.save(run.run_dir, vae_ckpt)
     return TenderRun(pipe, run.run_dir, run.trained_now, run.step, time.perf_counter() - t0, run.history, len(data))
+
+
+def annotated_regions(store, indices) -> tuple[str, ...]:
+    """The regions (tenderlib.data.skeleton.REGIONS) that some of the clips `indices` annotate: where a
+    pipeline trained on them may give confidence (tenderlib.models.pipeline)."""
+    parts = np.asarray(store.index.parts, dtype=np.int64)[np.asarray(indices, dtype=np.int64)]  # (N,) region bits
+    bits = int(np.bitwise_or.reduce(parts)) if parts.size else 0
+    return tuple(name for r, (name, _) in enumerate(store.regions) if bits >> r & 1)
 
 
 def prompts_for(store, indices, max_length: int) -> tuple[list[str], list[int]]:
@@ -317,7 +325,7 @@ class TableRun:
     training clips, the test clips and how they are scored."""
 
     profile: str
-    data: Any  # tenderlib.synthetic.SyntheticConfig: the store
+    data: Any  # tenderlib.datasets.Data: the store
     vae: Any  # tenderlib.models.vae.VAEConfig
     vae_train: Any  # its TrainConfig
     molip: Any  # tenderlib.models.molip.MoLIPConfig
@@ -342,7 +350,7 @@ SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scor
 def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection):
     """(store, VAE run, MoLIP) loaded once per process for the rows that share them."""
 
-    store = synthetic.get_store(data)
+    store = datasets.open_store(data)
     vae_run = vae_runs.load_or_train(vae_cfg, vae_train, store, selection, profile)
     evaluator = molip_runs.load_or_train_molip(molip_cfg, molip_train, store, selection, profile).model
     return store, vae_run, evaluator
@@ -383,7 +391,7 @@ class Setup(NamedTuple):
     """What notebook 03 runs with (unpacks in this order)."""
 
     run: params.RunConfig
-    data: synthetic.SyntheticConfig
+    data: datasets.Data  # the synthetic dataset's config, or an imported store
     vae: VAEConfig  # notebook 02's, under the same profile
     vae_train: TrainConfig  # notebook 02's main run
     molip: MoLIPConfig  # notebook 04's, under the same profile
@@ -406,9 +414,10 @@ def configs(namespace, before: params.Snapshot) -> Setup:
     if given:
         raise ValueError(f"{', '.join(given)}: notebook 03 takes the latent shape from notebook 02's VAE; set "
                          f"latent_tokens / latent_dim among notebook 02's parameters (params/<profile>/02_vae.yaml)")
-    run, data, den_cfg, train_cfg, metrics_cfg, study = params.collect(
-        namespace, before, params.RunConfig, synthetic.SyntheticConfig, DenoiserConfig, TrainConfig, MetricsConfig,
-        TenderExperimentConfig)
+    run, store_cfg, synthetic_cfg, den_cfg, train_cfg, metrics_cfg, study = params.collect(
+        namespace, before, params.RunConfig, datasets.StoreConfig, synthetic.SyntheticConfig, DenoiserConfig,
+        TrainConfig, MetricsConfig, TenderExperimentConfig)
+    data = datasets.choose(store_cfg, synthetic_cfg)
     _, _, vae_cfg, vae_train, _, _ = vae_runs.notebook_configs(run.profile)
     _, _, molip_cfg, molip_train, _, _ = molip_runs.notebook_configs(run.profile)
     den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens, latent_dim=vae_cfg.latent_dim)

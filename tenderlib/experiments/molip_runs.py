@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenderlib import params, synthetic, training
+from tenderlib import datasets, params, synthetic, training
 from tenderlib.data.dataset import MotionDataset
 from tenderlib.data.store import Store
 from tenderlib.data.selection import Selection
@@ -66,15 +66,16 @@ def load_or_train_molip(config: MoLIPConfig, train_config: training.TrainConfig,
         return dataset
 
     return training.run_by_config("molip", model, config, train_config, profile,
-                                  training.DataKey(Path(store.path).name, selection), make_dataset, len(indices))
+                                  training.DataKey(store.identity, selection), make_dataset, len(indices))
 
 
 def configs(namespace, before: params.Snapshot):
     """Notebook 04's configs from its parameters (the names bound in `namespace` since `before`):
     (run, data, model, train, metrics, study). Trainings log every 25 steps, without a bar."""
-    run, data, model_cfg, train_cfg, metrics_cfg, study = params.collect(
-        namespace, before, params.RunConfig, synthetic.SyntheticConfig, MoLIPConfig, training.TrainConfig,
-        MetricsConfig, MoLIPExperimentConfig)
+    run, store_cfg, synthetic_cfg, model_cfg, train_cfg, metrics_cfg, study = params.collect(
+        namespace, before, params.RunConfig, datasets.StoreConfig, synthetic.SyntheticConfig, MoLIPConfig,
+        training.TrainConfig, MetricsConfig, MoLIPExperimentConfig)
+    data = datasets.choose(store_cfg, synthetic_cfg)
     train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=25,
                                     checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
     return run, data, model_cfg, train_cfg, metrics_cfg, study

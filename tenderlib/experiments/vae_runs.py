@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from tenderlib import params, seeding, synthetic, training
+from tenderlib import datasets, params, seeding, synthetic, training
 from tenderlib.models.losses import PartErrors, part_errors
 from tenderlib.models.vae import PAVAE, VAEConfig
 
@@ -240,7 +240,7 @@ def load_or_train(config: VAEConfig, train_config, store, selection, profile: st
     else trained, resuming a killed run from its last checkpoint."""
     indices = store.select(selection)
     return training.run_by_config("vae", build(config, train_config.seed), config, train_config, profile,
-                                  training.DataKey(Path(store.path).name, selection),
+                                  training.DataKey(store.identity, selection),
                                   lambda: train_dataset(store, indices, config, train_config.seed), len(indices))
 
 
@@ -284,7 +284,7 @@ def training_latents(run: training.ModelRun, store, selection) -> tuple[np.ndarr
     from tenderlib import params
 
     full = dataclasses.replace(selection, data_frac=1.0)
-    path = Path(run.run_dir) / LATENT_DIR / f"{Path(store.path).name}-{params.config_hash(full)}.safetensors"
+    path = Path(run.run_dir) / LATENT_DIR / f"{store.identity}-{params.config_hash(full)}.safetensors"
     if path.is_file():
         saved = load_file(path)
         indices, latents = saved["indices"].numpy(), Latents(saved["mu"], saved["lengths"])
@@ -348,9 +348,10 @@ def reconstruct(model: PAVAE, dataset, positions) -> list[Reconstruction]:
 def configs(namespace, before: params.Snapshot):
     """Notebook 02's configs from its parameters (the names bound in `namespace` since `before`):
     (run, data, model, train, ablation train, study). Trainings log 8 times, without a bar."""
-    run, data, model_cfg, train_cfg, study = params.collect(namespace, before, params.RunConfig,
-                                                            synthetic.SyntheticConfig, VAEConfig, training.TrainConfig,
-                                                            VAEExperimentConfig)
+    run, store_cfg, synthetic_cfg, model_cfg, train_cfg, study = params.collect(
+        namespace, before, params.RunConfig, datasets.StoreConfig, synthetic.SyntheticConfig, VAEConfig,
+        training.TrainConfig, VAEExperimentConfig)
+    data = datasets.choose(store_cfg, synthetic_cfg)
     train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 8),
                                     checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
     steps = study.ablation_steps or train_cfg.max_steps

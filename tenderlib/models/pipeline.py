@@ -25,7 +25,12 @@ at the first frame, person about 2 units tall). A generated motion has no source
 placed in an image of `image_size` (W, H) (default 512 x 512): pixels = features * 0.4 *
 min(W, H) + (W / 2, H / 2), i.e. the root of the first frame at the image centre and the person
 about 80% of the shorter side. Confidence is the decoded channel clamped at 0 (CAG), or 1 for a
-VAE without CAG.
+VAE without CAG, and 0 on the regions (body, foot, face, hands: tenderlib.data.skeleton.REGIONS)
+that no training clip annotates: a model trained on motion capture (body and feet) never learned
+what a face or a hand does, and no loss taught its decoder's confidence there (CAG supervises the
+confidence only where a clip annotates, unless VAEConfig.conf_supervise_unannotated), so those
+points would be drawn and written as if detected. `annotated` names the regions the training data has; None (the
+default for a pipeline built by hand): all.
 
 Bad input: an empty caption list, a caption that is empty (tenderlib.models.text), a length of 0 or
 beyond max_length, a guidance scale below 0 or not finite, steps outside [1, 1000], eta below 0
@@ -33,7 +38,7 @@ or not finite raise ValueError naming the parameter; captions longer than the te
 context are truncated with one warning (tenderlib.models.text).
 
 Saving. pipeline.json (version 2) records the VAE checkpoint (path relative to the run folder) and
-the sha256 of its model.safetensors; `Tender.load` refuses a VAE whose weights hash differently
+the sha256 of its model.safetensors (and the annotated regions, absent in older files: all); `Tender.load` refuses a VAE whose weights hash differently
 (pipeline.json edited to point at another VAE, or the VAE's weights replaced), and any pipeline.json
 that is not valid JSON, lacks a field or holds an unusable value, with
 tenderlib.checkpoints.CheckpointMismatchError naming the files. A version 1 pipeline.json (written
@@ -56,7 +61,8 @@ import torch
 from tenderlib import checkpoints
 from tenderlib.checks import check_positive
 from tenderlib.models.denoiser import Denoiser
-from tenderlib.data.motion import Motion
+from tenderlib.data.motion import NUM_KEYPOINTS, Motion
+from tenderlib.data.skeleton import REGIONS
 from tenderlib.checkpoints import MODEL_FILE, CheckpointMismatchError, weights_hash
 from tenderlib.models.vae import PAVAE, frame_mask
 
@@ -147,7 +153,8 @@ def check_captions(captions) -> list[str]:
 class Tender:
     """The text-to-motion pipeline: a trained Denoiser, the PA-VAE whose latents it models, lengths."""
 
-    def __init__(self, vae: PAVAE, denoiser: Denoiser, lengths: LengthSampler, fps: float = 30.0):
+    def __init__(self, vae: PAVAE, denoiser: Denoiser, lengths: LengthSampler, fps: float = 30.0,
+                 annotated: Sequence[str] | None = None):
         dc, vc = denoiser.config, vae.cfg
         if (dc.latent_tokens, dc.latent_dim) != (vc.latent_tokens, vc.latent_dim):
             raise ValueError(f"the denoiser models {dc.latent_tokens} x {dc.latent_dim} latents, the VAE has "
@@ -155,7 +162,16 @@ class Tender:
         if lengths.max_length > vc.max_frames:
             raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the VAE's max_frames={vc.max_frames}")
         check_positive("fps", fps)
+        if annotated is not None:
+            annotated = tuple(annotated)
+            unknown = [r for r in annotated if r not in REGIONS]
+            if unknown or not annotated:
+                raise ValueError(f"annotated must name some of the regions {tuple(REGIONS)}, got {annotated!r}")
         self.vae, self.denoiser, self.length_sampler, self.fps = vae.eval(), denoiser.eval(), lengths, float(fps)
+        self.annotated = annotated  # regions the training data annotates (None: all)
+        self.keep = torch.zeros(NUM_KEYPOINTS)  # (K,) 1 where confidence may be non-zero
+        for r in annotated or REGIONS:
+            self.keep[REGIONS[r]] = 1.0
 
     @property
     def max_length(self) -> int:
@@ -221,7 +237,7 @@ class Tender:
             conf = out[..., 2].clamp(min=0)  # (B, T, K)
         else:
             conf = torch.ones(out.shape[:-1])
-        conf = conf * mask[:, :, None]
+        conf = conf * mask[:, :, None] * self.keep  # (B, T, K): 0 after each length and where no clip annotates
         features = torch.cat([out[..., :2], conf[..., None]], dim=-1)  # (B, T, K, 3)
         pixels = (out[..., :2].double().numpy() * scale + center).astype(np.float32)  # (B, T, K, 2)
         return Generation(captions, lengths, mask, features, pixels, conf.numpy().astype(np.float32),
@@ -239,7 +255,7 @@ class Tender:
                 "vae_checkpoint": Path(os.path.relpath(Path(vae_checkpoint), run_dir)).as_posix(),
                 "vae_sha256": weights_hash(vae_checkpoint),
                 "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps,
-                "guidance_scale": self.denoiser.config.guidance_scale}
+                "guidance_scale": self.denoiser.config.guidance_scale, "annotated": self.annotated}
         path = run_dir / PIPELINE_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(body) + "\n")
@@ -269,7 +285,7 @@ class Tender:
         try:  # the values of pipeline.json, checked by what they build
             lengths = LengthSampler.fit(body["lengths"], body["max_length"])
             model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
-            return cls(vae, model, lengths, body["fps"])
+            return cls(vae, model, lengths, body["fps"], body.get("annotated"))
         except CheckpointMismatchError:
             raise  # the denoiser's checkpoint, named by tenderlib.training
         except (TypeError, ValueError) as err:

