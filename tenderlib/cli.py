@@ -5,6 +5,11 @@
     tender data show   STORE --index 3 --out clip.gif               animate stored clips to a GIF
     tender data import holistic|mmpose|bvh|bandai ROOT --out STORE  pack real data (with a build report)
 
+    tender train vae|molip|tender --profile default [--store STORE] [-p NAME=VALUE ...]
+                                                                    train (or load) the main run of notebook
+                                                                    02 / 04 / 03 with that profile's parameters;
+                                                                    under torchrun on several processes (DDP)
+
     tender generate "a person waves with the right hand" --seconds 3 --out wave
                                                                     text to motion: wave.json (RTMPose/MMPose
                                                                     layout) + wave.txt, wave.npz, wave.gif
@@ -218,6 +223,61 @@ def _generate(args) -> int:
     return 0
 
 
+TRAINED_BY = {"vae": "02_vae", "molip": "04_molip", "tender": "03_diffusion"}  # `tender train` kind -> notebook
+
+
+def parameter(text: str) -> tuple[str, object]:
+    """NAME=VALUE, the value read as YAML (as papermill's -y): 8, 0.5, true, [1, 2], "text"."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"must be NAME=VALUE (a notebook parameter), got {text!r}")
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise argparse.ArgumentTypeError(f"{name}: the value {value!r} is not YAML: {e}") from None
+
+
+def _train(args) -> int:
+    """The main run of notebook 02 (vae), 04 (molip) or 03 (tender), as the notebook trains it, under
+    the profile's parameters (its parameters cell, params/<profile>/<notebook>.yaml, then -p)."""
+    import dataclasses
+    import os
+
+    from tenderlib import datasets, params
+    from tenderlib.data.selection import selection
+    from tenderlib.experiments import generation, molip_runs, vae_runs
+
+    given = dict(args.param or [])
+    if args.store is not None:
+        given["store"] = args.store
+    values = {**params.notebook_parameters(TRAINED_BY[args.kind], args.profile), **given}
+    before = params.snapshot({})
+    if args.kind == "vae":
+        run, data, model_cfg, train_cfg, _, study = vae_runs.configs(values, before)
+        store = datasets.open_store(data)
+        result = vae_runs.load_or_train(model_cfg, train_cfg, store, selection(study.subset, "train"), run.profile)
+    elif args.kind == "molip":
+        run, data, model_cfg, train_cfg, _, study = molip_runs.configs(values, before)
+        store = datasets.open_store(data)
+        result = molip_runs.load_or_train_molip(model_cfg, train_cfg, store, selection(study.subset, "train"),
+                                                run.profile)
+    else:
+        s = generation.configs(values, before)
+        store = datasets.open_store(s.data)
+        vae_sel = selection(s.study.subset, "train")
+        vae_run = vae_runs.load_or_train(s.vae, s.vae_train, store, vae_sel, s.run.profile)
+        evaluator = molip_runs.load_or_train_molip(s.molip, s.molip_train, store, vae_sel, s.run.profile).model
+        result = generation.fit_pipeline(vae_run, s.denoiser, s.train, store,
+                                         dataclasses.replace(vae_sel, data_frac=s.study.data_frac), s.run.profile,
+                                         text_encoder=evaluator.text_encoder)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"{'trained' if result.trained_now else 'loaded'}: {result.run_dir} ({result.step} steps, "
+              f"{result.seconds:.0f} s)")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # The parser and main
 
@@ -269,6 +329,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "format in tenderlib/readers/mocap.py); labels without a phrase get plain wording")
     m.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
     m.set_defaults(func=_import)
+
+    t = sub.add_parser(
+        "train", help="train (or load) the main run of a notebook, on this process or under torchrun",
+        description="Train the main run of notebook 02 (vae: the PA-VAE), 04 (molip: the evaluator) or 03 (tender: "
+                    "the denoiser on notebook 02's VAE, scored by notebook 04's MoLIP, which must be trained) with "
+                    "the parameters the notebook runs with under --profile, or load it when it is finished; the "
+                    "notebook, run afterwards, loads the same run. On several processes: launch this command with "
+                    "torchrun --nproc_per_node N (and --nnodes, --rdzv-endpoint for several machines) and pass "
+                    "-p num_processes=<N x nodes>.")
+    t.add_argument("kind", choices=tuple(TRAINED_BY), help="which run: vae (notebook 02), molip (04), tender (03)")
+    t.add_argument("--profile", default="default", help="params/PROFILE/ and outputs/PROFILE/ (default: default)")
+    t.add_argument("--store", help="a store built by `tender data import` (default: the profile's store parameter, "
+                                   "else the embedded synthetic dataset)")
+    t.add_argument("-p", "--param", type=parameter, action="append", metavar="NAME=VALUE",
+                   help="a notebook parameter, e.g. -p max_steps=100000 -p num_processes=8 (repeatable)")
+    t.set_defaults(func=_train)
 
     g = sub.add_parser(
         "generate", help="text to 2D whole-body motion with a trained Tender model",

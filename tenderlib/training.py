@@ -18,8 +18,13 @@
 - Precision by the hardware (`autocast="auto"`, tenderlib.precision): bf16 autocast on GPUs and on
   CPUs whose native bf16 matmul is measured faster than fp32, fp32 elsewhere; "bf16" and "off" force it.
 - AdamW's fused kernel (one pass over all parameters) on CPU and CUDA.
-- DDP under torchrun when WORLD_SIZE > 1: `batch_size` per process, the epoch's permutation
-  sharded across ranks, checkpoints written by rank 0.
+- DDP under torchrun when WORLD_SIZE > 1 (NCCL on GPUs, gloo on CPUs): `batch_size` per process,
+  the epoch's permutation cut into global batches of batch_size x num_processes and sharded across
+  ranks (N processes train as one process with N times the batch would, up to rounding:
+  tests/test_distributed.py), checkpoints written by rank 0, resumed by every rank.
+  `num_processes` names the run (its identity and resume check): `run_by_config` with
+  num_processes > 1, called outside torchrun, launches the run on that many processes
+  (tenderlib.distributed) and loads the result.
 
 The model's objective: `loss_fn(model, batch)` (default `model.training_loss(batch)`) returns a
 scalar tensor, or a dataclass whose field `loss` is minimised and whose other 0-dim tensor
@@ -43,7 +48,7 @@ import torch
 from torch import nn
 
 from tenderlib.checks import need
-from tenderlib import params, precision, progress
+from tenderlib import distributed, params, precision, progress
 from tenderlib.checkpoints import (CheckpointMismatchError, check_config, checkpoint_step, config_mismatch,
                                    latest_checkpoint, load_optimizer, load_weights, save_checkpoint)
 from tenderlib.seeding import mix_seed
@@ -52,7 +57,8 @@ from tenderlib.paths import output_dir
 log = logging.getLogger(__name__)
 
 # TrainConfig fields that must match to resume a run (the others may change between restarts)
-RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast")
+RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast",
+                 "num_processes")
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,10 @@ class TrainConfig:
     device: str = "auto"  # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
     progress: Literal["auto", "on", "off"] = "auto"  # progress bar; auto = when interactive
     distributed: Literal["auto", "on", "off"] = "auto"  # DDP: auto = when WORLD_SIZE > 1
+    num_processes: int = 1  # processes training the run together (DDP; batch_size each): part of the run's identity
 
     def __post_init__(self):
-        for name in ("max_steps", "batch_size", "checkpoint_every", "log_every"):
+        for name in ("max_steps", "batch_size", "checkpoint_every", "log_every", "num_processes"):
             need(self, isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an int >= 1")
         for name in ("seed", "warmup_steps", "keep_last", "num_workers"):
             need(self, isinstance(getattr(self, name), int) and getattr(self, name) >= 0, name, "an int >= 0")
@@ -152,6 +159,10 @@ class _Context:
 
 def _setup(cfg: TrainConfig) -> _Context:
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world != cfg.num_processes and (world > 1 or cfg.num_processes > 1):
+        raise ValueError(f"TrainConfig.num_processes={cfg.num_processes} but this process is one of WORLD_SIZE={world}: "
+                         f"a run trains on the number of processes it is named by; launch it with "
+                         f"torchrun --nproc_per_node {cfg.num_processes} (tenderlib.distributed), or set num_processes")
     use_ddp = cfg.distributed == "on" or (cfg.distributed == "auto" and world > 1)
     if cfg.device == "auto":
         kind = "cuda" if torch.cuda.is_available() else "cpu"
@@ -430,6 +441,12 @@ def data_run_dir(profile: str, name: str, config, train_config: TrainConfig, sto
     return run_dir(profile, name, config, weight_identity(train_config), key)
 
 
+def finished(folder: str | os.PathLike, train_config: TrainConfig) -> bool:
+    """Whether the run in `folder` has a checkpoint at train_config.max_steps (then it only loads)."""
+    last = latest_checkpoint(Path(folder))
+    return last is not None and checkpoint_step(last) >= train_config.max_steps
+
+
 def load_or_train(model: nn.Module, train_config: TrainConfig, folder: str | os.PathLike,
                   make_dataset: Callable[[], Any], *, config=None, loss_fn: Callable | None = None,
                   collate_fn: Callable | None = None) -> TrainResult:
@@ -461,13 +478,20 @@ def load_or_train(model: nn.Module, train_config: TrainConfig, folder: str | os.
 
 def run_by_config(name: str, model: nn.Module, config, train_config: TrainConfig, profile: str, data_key,
                   make_dataset: Callable[[], Any], train_items: int, *, collate_fn: Callable | None = None,
-                  loss_fn: Callable | None = None) -> ModelRun:
+                  loss_fn: Callable | None = None, relaunch: tuple[Callable, tuple] | None = None) -> ModelRun:
     """The one load-or-train by config of every model (VAE, MoLIP, denoiser): `model` (freshly built,
     seeded) in outputs/<profile>/checkpoints/<name>-<hash of config, the weight-relevant TrainConfig
     and data_key>/, loaded when that run finished, else trained there (resuming a killed run).
     data_key names the training data (a DataKey, or what a model's data is named by; written to the
-    run folder as data.json); train_items: how many items it holds (reported in the result)."""
+    run folder as data.json); train_items: how many items it holds (reported in the result).
+    relaunch = (fn, args): the by-config call itself, fn(*args), which torchrun's processes make
+    when train_config.num_processes > 1 and this process is not one of them (tenderlib.distributed)."""
     folder = run_dir(profile, name, config, weight_identity(train_config), data_key)
+    if train_config.num_processes > 1 and not distributed.is_rank() and not finished(folder, train_config):
+        if relaunch is None:
+            raise ValueError(f"{name}: num_processes={train_config.num_processes} needs torchrun; this run cannot be "
+                             f"launched from here (run it under torchrun --nproc_per_node {train_config.num_processes})")
+        distributed.launch(*relaunch, num_processes=train_config.num_processes, label=folder.name)
     r = load_or_train(model, train_config, folder, make_dataset, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
     record = folder / DATA_FILE  # which data the run trained on, for a reader of the folder
     if not record.is_file():

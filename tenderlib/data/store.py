@@ -449,7 +449,7 @@ class Store:
         named = self.meta.get("identity")
         if isinstance(named, str) and named:
             return named
-        digest = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()[:12]
+        digest = hashlib.sha256(json.dumps(self.manifest, sort_keys=True).encode()).hexdigest()[:12]  # as opened
         return f"{self.path.name}-{digest}"
 
     def _check(self, i) -> int:

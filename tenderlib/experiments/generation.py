@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,8 @@ def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainC
 
     # the run is named by the config's weight identity (the sampling default guidance_scale left out)
     return training.run_by_config(RUN_NAME, model, config.weight_identity(), train_config, profile, data_key,
-                                  make_dataset, len(latents), collate_fn=collate_latents)
+                                  make_dataset, len(latents), collate_fn=collate_latents,
+                                  relaunch=(load_or_train_denoiser, (config, train_config, latents, profile, data_key)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     fps = float(np.median(store.index.fps[indices]))
     pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices))
     vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
-    if publish and vae_ckpt is not None:
+    if publish and vae_ckpt is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 writes
         pipe.save(run.run_dir, vae_ckpt)
     return TenderRun(pipe, run.run_dir, run.trained_now, run.step, time.perf_counter() - t0, run.history, len(data))
 

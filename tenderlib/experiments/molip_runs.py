@@ -66,7 +66,8 @@ def load_or_train_molip(config: MoLIPConfig, train_config: training.TrainConfig,
         return dataset
 
     return training.run_by_config("molip", model, config, train_config, profile,
-                                  training.DataKey(store.identity, selection), make_dataset, len(indices))
+                                  training.DataKey(store.identity, selection), make_dataset, len(indices),
+                                  relaunch=(load_or_train_molip, (config, train_config, store, selection, profile)))
 
 
 def configs(namespace, before: params.Snapshot):

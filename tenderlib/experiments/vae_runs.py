@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,7 +242,8 @@ def load_or_train(config: VAEConfig, train_config, store, selection, profile: st
     indices = store.select(selection)
     return training.run_by_config("vae", build(config, train_config.seed), config, train_config, profile,
                                   training.DataKey(store.identity, selection),
-                                  lambda: train_dataset(store, indices, config, train_config.seed), len(indices))
+                                  lambda: train_dataset(store, indices, config, train_config.seed), len(indices),
+                                  relaunch=(load_or_train, (config, train_config, store, selection, profile)))
 
 
 class Latents(NamedTuple):
@@ -294,7 +296,7 @@ def training_latents(run: training.ModelRun, store, selection) -> tuple[np.ndarr
             raise ValueError(f"selection {full} holds no clip")
         latents = encode_dataset(run.model, eval_dataset(store, indices, run.model.cfg))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.name}")
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # one per process: torchrun's ranks encode alike
         save_file({"indices": torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64)), "mu": latents.mu,
                    "lengths": latents.lengths}, tmp)
         tmp.replace(path)  # complete or absent, never half-written

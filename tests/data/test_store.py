@@ -267,3 +267,51 @@ def test_split_group_keeps_views_of_one_take_together(tmp_path):
         assert len(set(splits[rows].tolist())) == 1 and len(set(frac[rows].tolist())) == 1
     assert len(set(splits.tolist())) > 1                                 # different takes still spread out
     assert store.index_of("cap/take7/view2") == 23                      # look-up by id is unaffected
+
+
+def test_3d_of_the_views_of_a_take_is_stored_once(tmp_path):
+    rng = np.random.default_rng(11)
+    motions = []
+    for take in range(4):
+        shared = rng.standard_normal((20 + take, NUM_KEYPOINTS, 3)).astype(np.float32)
+        for view in range(3):
+            m = random_motion(rng, f"cap/take{take}/view{view}", T=20 + take)
+            m.keypoints_3d = shared.copy()  # equal content, another array: found by content, not by identity
+            motions.append(m)
+    other = random_motion(rng, "cap/single", T=20 + 1, with_3d=True)  # same length as take 1, other 3D
+    motions.append(other)
+    store = build_store(iter(motions), tmp_path / "s")
+    assert store.manifest["num_frames_3d"] == sum(20 + t for t in range(4)) + 21
+    for i, m in enumerate(motions):
+        assert_same(store.clip(i), m)
+    off = np.asarray(store.index.offset_3d)
+    assert len(set(off[:3].tolist())) == 1 and len(set(off[3:6].tolist())) == 1 and off[-1] not in off[:-1]
+
+
+def test_damaged_3d_offsets_are_refused(tmp_path):
+    rng = np.random.default_rng(12)
+    store = build_store(iter([random_motion(rng, f"c{i}", T=10, with_3d=True) for i in range(3)]), tmp_path / "s")
+    path = store.path / "offset_3d.npy"
+    off = np.load(path)
+    for bad, message in ((np.array([0, 10, 25]), "outside frames_3d"), (np.array([0, 0, 20]), "rows that no clip uses")):
+        arr = np.lib.format.open_memmap(path, mode="r+")
+        arr[:] = bad
+        arr.flush()
+        del arr
+        with pytest.raises(ValueError, match=message):
+            Store(store.path)
+    arr = np.lib.format.open_memmap(path, mode="r+")
+    arr[:] = off
+    del arr
+    Store(store.path)
+
+
+def test_identity_names_the_content(tmp_path):
+    rng = np.random.default_rng(13)
+    motions = [random_motion(rng, f"c{i}") for i in range(3)]
+    imported = build_store(iter(motions), tmp_path / "mine")
+    assert imported.identity.startswith("mine-") and Store(imported.path).identity == imported.identity
+    again = build_store(iter(motions), tmp_path / "mine", overwrite=True)
+    assert again.identity != imported.identity  # a new build is new data: runs of the old one are not reused
+    named = build_store(iter(motions), tmp_path / "syn", meta={"identity": "synthetic-abc-def"})
+    assert named.identity == "synthetic-abc-def"
