@@ -90,10 +90,23 @@ class RealismConfig:
 class ComparisonConfig:
     """Which clips notebook 01 puts side by side (its section 8)."""
 
-    mocap_clips: int = 30        # bandai-namco-1 clips read (one view each), spread over its contents; 0 = all 174
+    mocap: str = ""              # a motion-capture collection in the Bandai-Namco layout (relative: to the repository root); "": none
+    mocap_clips: int = 30        # its clips read (one view each), spread over its contents; 0 = all
     realism_clips: int = 200     # synthetic whole-body clips generated per animation version (before / after)
 
+    def mocap_root(self) -> Path | None:
+        """The collection's folder, or None when none is given or it is not there (section 8 is skipped)."""
+        from tenderlib.paths import repo_root
+
+        if not self.mocap.strip():
+            return None
+        path = Path(self.mocap).expanduser()
+        path = path if path.is_absolute() else repo_root() / path
+        return path if path.is_dir() else None
+
     def __post_init__(self):
+        if not isinstance(self.mocap, str):
+            raise ValueError(f"mocap must be a folder path (a string) or '', got {self.mocap!r}")
         if not (isinstance(self.mocap_clips, int) and self.mocap_clips >= 0):
             raise ValueError(f"mocap_clips must be an int >= 0 (0 = all), got {self.mocap_clips!r}")
         if not (isinstance(self.realism_clips, int) and self.realism_clips >= 2):

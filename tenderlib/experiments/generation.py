@@ -61,14 +61,14 @@ def find_run(root=None, profile: str | None = None) -> Path:
 # Denoiser runs
 
 
-def paper_train_config(num_train_clips: int, **changes) -> training.TrainConfig:
-    """The paper's diffusion training (appendix B.1): batch 256, AdamW 2e-4 without weight decay,
-    2,000 epochs of `num_train_clips` clips."""
+def paper_train_config(num_train_clips: int, num_processes: int = 4, **changes) -> training.TrainConfig:
+    """The paper's diffusion training (appendix B.1): batch 256 per GPU on `num_processes` GPUs (the
+    paper: 4), AdamW 2e-4 without weight decay, 2,000 epochs of `num_train_clips` clips."""
     if not (isinstance(num_train_clips, int) and num_train_clips >= 1):
         raise ValueError(f"num_train_clips must be an int >= 1, got {num_train_clips!r}")
-    steps = 2000 * training.steps_per_epoch(num_train_clips, 256)
+    steps = 2000 * training.steps_per_epoch(num_train_clips, 256 * num_processes)
     return training.TrainConfig(**{"batch_size": 256, "lr": 2e-4, "weight_decay": 0.0, "max_steps": steps,
-                                   **changes})
+                                   "num_processes": num_processes, **changes})
 
 
 class LatentDataset(torch.utils.data.Dataset):

@@ -157,7 +157,9 @@ def test_paper_preset():
     assert (p.num_layers, p.dim, p.latent_tokens, p.latent_dim, p.guidance_scale, p.conditioning) == \
         (9, 256, 8, 256, 7.5, "concat")
     tc = generation.paper_train_config(10_000)
-    assert (tc.batch_size, tc.lr, tc.weight_decay, tc.max_steps) == (256, 2e-4, 0.0, 2000 * (10_000 // 256))
+    assert (tc.batch_size, tc.lr, tc.weight_decay, tc.num_processes, tc.max_steps) == \
+        (256, 2e-4, 0.0, 4, 2000 * (10_000 // 1024))  # 256 per GPU on 4 GPUs
+    assert generation.paper_train_config(10_000, num_processes=1).max_steps == 2000 * (10_000 // 256)
 
 
 def test_wrong_latent_shape(encoder):
