@@ -102,3 +102,25 @@ def test_data_user_errors_are_one_line(stores, tmp_path, monkeypatch, capsys, ar
     assert message.format(**names) in err
     assert "overwrite=True" not in err
     assert not (tmp_path / "clip.gif").exists()
+
+
+def test_train_runs_a_notebooks_main_run_then_loads_it(tmp_path, monkeypatch, capsys):
+    """`tender train vae` trains notebook 02's main run (here on an imported store, a few steps) and a
+    second call loads it; bad -p values and a store that is not one are one-line errors."""
+    from test_readers_mocap import _folder, _walker
+
+    root = _folder(tmp_path, [(f"take{k}", _walker(frames=70, step=0.01 * (k + 1)), f"a person walks {k}\n")
+                              for k in range(12)])
+    assert cli.main(["data", "import", "bvh", str(root), "--out", str(tmp_path / "store"), "--views", "2"]) == 0
+    monkeypatch.setenv("TENDER_OUTPUTS", str(tmp_path / "outputs"))
+    argv = ["train", "vae", "--profile", "smoke", "--store", str(tmp_path / "store"), "-p", "subset=D1",
+            "-p", "max_steps=2", "-p", "batch_size=4", "-p", "latent_dim=8", "-p", "num_layers=1"]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("trained: ") and "(2 steps" in first
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.startswith("loaded: " + first.split()[1])
+    assert "max_step" in fails(argv + ["-p", "max_step=3"], capsys)  # a typo: named, with the allowed names
+    assert "NAME=VALUE" in fails(["train", "vae", "-p", "max_steps"], capsys)
+    assert "is not a folder" in fails(["train", "vae", "--store", str(tmp_path / "nowhere")], capsys)
