@@ -1,4 +1,4 @@
-"""Notebooks 02-04 on imported stores: `-p store PATH` on a store imported from the release layout
+"""Notebooks 01-04 on imported stores: `-p store PATH` on a store imported from the release layout
 and on one imported from motion capture, end to end at a size below smoke (a few steps a model).
 
 The stores are made here: a synthetic stand-in of the Holistic-Motion2D release (kpfiles/*.pkl +
@@ -32,6 +32,7 @@ PROFILE = "storetest"
 # A model of a few steps each, and every table reduced to one or two rows: the point is that every
 # cell runs on the store, not what the numbers are.
 PARAMS = {
+    "01_data_exploration": dict(num_examples=1),
     "02_vae": dict(spatial_dim=4, latent_tokens=2, latent_dim=16, num_layers=1, ff_dim=32, max_frames=32, max_steps=12,
                    batch_size=8, part_variants=["VAE", "PA-VAE-2-4"], latent_variants=["1-1-16"],
                    objective_variants=["cag"], ablation_steps=4, num_examples=1),
@@ -42,7 +43,7 @@ PARAMS = {
                          conditionings=["concat", "add"], ablation_steps=4, guidance_scales=[0.0, 7.5],
                          num_examples=1),
 }
-ORDER = ("02_vae", "04_molip", "03_diffusion")  # notebook 03 uses the VAE of 02 and the MoLIP of 04
+ORDER = ("01_data_exploration", "02_vae", "04_molip", "03_diffusion")  # 03 uses the VAE of 02 and the MoLIP of 04
 
 
 def write_release(root: Path, n: int = 240, seed: int = 3) -> None:
@@ -144,7 +145,7 @@ def test_store_parameter_is_checked(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["release", "mocap"])
-def test_notebooks_02_to_04_run_on_an_imported_store(kind, stores, root, tmp_path, monkeypatch):
+def test_notebooks_run_on_an_imported_store(kind, stores, root, tmp_path, monkeypatch):
     monkeypatch.setenv("TENDER_ROOT", str(root))
     monkeypatch.setenv("TENDER_OUTPUTS", str(tmp_path / "outputs"))
     monkeypatch.setenv("TQDM_DISABLE", "1")
