@@ -27,6 +27,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from tenderlib.models import METHODS
+
 MAX_GIF_SIZE = 1024  # `data show --size`: pixels of one cell (a grid is up to 4 cells wide)
 MAX_IMAGE_SIZE = 16_384  # `generate --image-size`: pixels of the frame the keypoints are placed in
 MAX_THREADS = 1024
@@ -201,15 +203,18 @@ def _generate(args) -> int:
         if not run.exists():
             raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such folder")
     else:
-        run = generation.find_run(profile=args.profile)
+        run = generation.find_run(profile=args.profile, method=args.model)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipe = pipeline.Tender.load(run, device=args.device)
+    pipe = pipeline.load_pipeline(run, device=args.device)
+    if pipe.method != args.model:
+        raise ValueError(f"{run} holds a {pipe.method} model, not {args.model}: pass --model {pipe.method}")
     lengths = None
     if args.seconds is not None or args.frames is not None:
         if args.seconds is not None and args.frames is not None:
             raise ValueError("give --seconds or --frames, not both")
-        n = args.frames if args.frames is not None else max(1, round(args.seconds * pipe.fps))
+        m = pipe.length_multiple  # --seconds rounds to what the model produces; --frames must be exact
+        n = args.frames if args.frames is not None else max(m, round(args.seconds * pipe.fps / m) * m)
         if not 1 <= n <= pipe.max_length:
             raise ValueError(f"{n} frames asked: the model generates 1 to {pipe.max_length} frames "
                              f"(up to {pipe.max_length / pipe.fps:.1f} s at {pipe.fps:g} fps)")
@@ -254,15 +259,11 @@ def _train(args) -> int:
         given["store"] = args.store
     values = {**params.notebook_parameters(TRAINED_BY[args.kind], args.profile), **given}
     before = params.snapshot({})
-    if args.kind == "vae":
-        run, data, model_cfg, train_cfg, _, study = vae_runs.configs(values, before)
-        store = datasets.open_store(data)
-        result = vae_runs.load_or_train(model_cfg, train_cfg, store, selection(study.subset, "train"), run.profile)
-    elif args.kind == "molip":
-        run, data, model_cfg, train_cfg, _, study = molip_runs.configs(values, before)
-        store = datasets.open_store(data)
-        result = molip_runs.load_or_train_molip(model_cfg, train_cfg, store, selection(study.subset, "train"),
-                                                run.profile)
+    if args.kind in ("vae", "molip"):  # one model on the training split of the notebook's subset
+        configs, load = ((vae_runs.configs, vae_runs.load_or_train) if args.kind == "vae" else
+                         (molip_runs.configs, molip_runs.load_or_train_molip))
+        run, data, model_cfg, train_cfg, _, study = configs(values, before)
+        result = load(model_cfg, train_cfg, datasets.open_store(data), selection(study.subset, "train"), run.profile)
     else:
         s = generation.configs(values, before)
         store = datasets.open_store(s.data)
@@ -363,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--frames", type=int, help="duration in frames instead of --seconds")
     g.add_argument("--checkpoint", help="a Tender run folder (outputs/<profile>/checkpoints/tender-<hash>, holding "
                                         "pipeline.json) or one of its step_<n> folders")
+    g.add_argument("--model", choices=METHODS, default="tender",
+                   help="which method: tender (default) or a baseline of Table 2, mld, mdm, t2m-gpt (notebook 03 "
+                        "trains them); the newest run of that method is used unless --checkpoint")
     g.add_argument("--profile", help="look for the model under outputs/PROFILE/ only (e.g. smoke, default)")
     g.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0,
                    help="seed of the noise and of drawn lengths (default: 0)")

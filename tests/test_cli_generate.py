@@ -18,7 +18,7 @@ from tenderlib import checkpoints, cli, training
 from tenderlib.experiments import generation
 from tenderlib.models import pipeline
 from tenderlib.experiments import vae_runs
-from tenderlib.models import denoiser, vae
+from tenderlib.models import text, vae
 from tenderlib.readers import MMPoseConfig, read_mmpose
 
 from test_generation import DEN_TINY, VAE_TINY  # noqa: E402
@@ -31,7 +31,7 @@ CAPTION = "a person waves with the right hand"
 def word_encoder(monkeypatch):
     """The CLI builds the text encoder from the config: use the fast stand-in instead of MiniLM."""
     enc = WordEncoder(dim=12, context=16)
-    monkeypatch.setattr(denoiser, "load_text_encoder", lambda cfg: enc)
+    monkeypatch.setattr(text, "load_text_encoder", lambda cfg: enc)
     return enc
 
 

@@ -13,34 +13,11 @@ import pytest
 import torch
 from torch import nn
 
+from fakes import Pairs, mse, stack_pairs
 from tenderlib import distributed, training
 from tenderlib.training import TrainConfig
 
 TESTS = Path(__file__).resolve().parent
-
-
-class Pairs(torch.utils.data.Dataset):
-    """(x, y) pairs of a noisy linear map: a deterministic objective (no dropout, no sampling)."""
-
-    def __init__(self, n: int = 96):
-        g = torch.Generator().manual_seed(7)
-        self.x = torch.randn(n, 6, generator=g)
-        self.y = self.x @ torch.randn(6, 3, generator=g) + 0.1 * torch.randn(n, 3, generator=g)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return self.x[i], self.y[i]
-
-
-def stack(items):
-    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
-
-
-def mse(model, batch):
-    x, y = batch
-    return ((model(x) - y) ** 2).mean()
 
 
 def toy_run(folder: str, batch_size: int, num_processes: int, max_steps: int = 10) -> None:
@@ -49,7 +26,7 @@ def toy_run(folder: str, batch_size: int, num_processes: int, max_steps: int = 1
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
     cfg = TrainConfig(max_steps=max_steps, batch_size=batch_size, lr=0.02, num_processes=num_processes, device="cpu",
                       checkpoint_every=5, log_every=5)
-    training.train(model, Pairs(), cfg, folder, loss_fn=mse, collate_fn=stack)
+    training.train(model, Pairs(), cfg, folder, loss_fn=mse, collate_fn=stack_pairs)
 
 
 def weights(folder: Path) -> dict[str, torch.Tensor]:

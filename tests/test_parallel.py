@@ -5,29 +5,8 @@ import pytest
 import torch
 from torch import nn
 
+from fakes import Pairs, mse, stack_pairs
 from tenderlib import parallel, seeding, training
-
-
-class _Data(torch.utils.data.Dataset):
-    def __init__(self, n: int = 64):
-        g = torch.Generator().manual_seed(1)
-        self.x = torch.randn(n, 8, generator=g)  # (N, 8)
-        self.y = self.x @ torch.randn(8, 1, generator=g)  # (N, 1)
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, k):
-        return self.x[k], self.y[k]
-
-
-def _collate(items):
-    return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
-
-
-def _loss(model, batch):
-    x, y = batch
-    return nn.functional.mse_loss(model(x), y)
 
 
 def train_tiny(seed: int) -> list[float]:
@@ -35,7 +14,7 @@ def train_tiny(seed: int) -> list[float]:
     seeding.seed_everything(seed)
     model = nn.Sequential(nn.Linear(8, 32), nn.GELU(), nn.Dropout(0.1), nn.Linear(32, 1))
     cfg = training.TrainConfig(seed=seed, max_steps=30, batch_size=16, lr=1e-2, progress="off", autocast="off")
-    training.train(model, _Data(), cfg, loss_fn=_loss, collate_fn=_collate)
+    training.train(model, Pairs(n=64, dim_in=8, dim_out=1, seed=1), cfg, loss_fn=mse, collate_fn=stack_pairs)
     return torch.cat([p.detach().flatten() for p in model.parameters()]).tolist()
 
 

@@ -40,18 +40,21 @@ from tenderlib.models.text import TextEncoder
 from tenderlib.models.vae import VAEConfig
 from tenderlib.training import TrainConfig
 
-def find_run(root=None, profile: str | None = None) -> Path:
-    """The Tender run `tender generate` uses: among outputs/<profile>/checkpoints/tender-*/ (every
-    profile when None) that hold pipeline.json and a finished checkpoint, the one whose pipeline.json
-    was written last. FileNotFoundError naming notebook 03 when there is none."""
+def find_run(root=None, profile: str | None = None, method: str = "tender") -> Path:
+    """The run `tender generate --model METHOD` uses: among outputs/<profile>/checkpoints/<method>-*/
+    (every profile when None) that hold pipeline.json and a finished checkpoint, the one whose
+    pipeline.json was written last. FileNotFoundError naming notebook 03 when there is none."""
+    from tenderlib.models import METHODS
 
+    if method not in METHODS:
+        raise ValueError(f"model must be one of {METHODS}, got {method!r}")
     base = Path(root) / "outputs" if root is not None else paths.outputs_root()
-    pattern = f"{paths.check_profile(profile)}/checkpoints/tender-*" if profile else "*/checkpoints/tender-*"
+    pattern = f"{paths.check_profile(profile) if profile else '*'}/checkpoints/{method}-*"
     runs = [p for p in base.glob(pattern)
             if (p / PIPELINE_FILE).is_file() and checkpoints.latest_checkpoint(p) is not None]
     if not runs:
         where = f"outputs/{profile}/checkpoints" if profile else "outputs/*/checkpoints"
-        raise FileNotFoundError(f"no trained Tender model under {where}: run notebook 03 (papermill "
+        raise FileNotFoundError(f"no trained {method} model under {where}: run notebook 03 (papermill "
                                 f"notebooks/03_diffusion.ipynb out.ipynb [-f params/default/03_diffusion.yaml]) "
                                 f"to train one, or pass --checkpoint PATH")
     return max(runs, key=lambda p: ((p / PIPELINE_FILE).stat().st_mtime, p.name))
@@ -72,14 +75,17 @@ def paper_train_config(num_train_clips: int, num_processes: int = 4, **changes) 
 
 
 class LatentDataset(torch.utils.data.Dataset):
-    """The VAE latents of the training clips, each with its captions; one caption per item, drawn
-    from (seed, epoch, item) (call set_epoch, as tenderlib.training does)."""
+    """The VAE latents of the training clips (N, n, d) float, or their tokenizer codes (N, L) int64
+    (T2M-GPT, padded; lengths then count codes), each with its captions; one caption per item,
+    drawn from (seed, epoch, item) (call set_epoch, as tenderlib.training does)."""
 
     def __init__(self, latents: torch.Tensor, captions: Sequence[Sequence[str]], lengths, seed: int = 0):
-        latents = torch.as_tensor(latents, dtype=torch.float32)
+        latents = torch.as_tensor(latents)
+        latents = latents if latents.dtype == torch.int64 else latents.float()
         lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
-        if latents.ndim != 3:
-            raise ValueError(f"latents must be (N, n, d), got {tuple(latents.shape)}")
+        if latents.ndim != (2 if latents.dtype == torch.int64 else 3):
+            raise ValueError(f"latents must be (N, n, d) float or (N, L) int64 codes, got {tuple(latents.shape)} "
+                             f"{latents.dtype}")
         if not (len(captions) == latents.shape[0] == lengths.shape[0]):
             raise ValueError(f"latents ({latents.shape[0]}), captions ({len(captions)}) and lengths "
                              f"({lengths.shape[0]}) must be as many")
@@ -123,7 +129,8 @@ class LatentKey:
 
 
 def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainConfig, latents: LatentDataset, profile: str,
-                  data_key: LatentKey, *, text_encoder: TextEncoder | None = None) -> training.ModelRun:
+                  data_key: LatentKey, *, text_encoder: TextEncoder | None = None,
+                  name: str = RUN_NAME) -> training.ModelRun:
     """The denoiser trained with these configs on `latents` (named by `data_key`), loaded from its run
     folder when a finished run is there, else trained (resuming a killed run)."""
     model = denoiser.build(config, train_config.seed, text_encoder)
@@ -134,9 +141,10 @@ def load_or_train_denoiser(config: DenoiserConfig, train_config: training.TrainC
         return latents
 
     # the run is named by the config's weight identity (the sampling default guidance_scale left out)
-    return training.run_by_config(RUN_NAME, model, config.weight_identity(), train_config, profile, data_key,
+    return training.run_by_config(name, model, config.weight_identity(), train_config, profile, data_key,
                                   make_dataset, len(latents), collate_fn=collate_latents,
-                                  relaunch=(load_or_train_denoiser, (config, train_config, latents, profile, data_key)))
+                                  relaunch=(load_or_train_denoiser, (config, train_config, latents, profile, data_key,
+                                                                     None, name)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,20 +229,19 @@ def latent_dataset(vae_run, store, selection, seed: int = 0):
 
 
 def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, *, text_encoder=None,
-                 publish: bool = True) -> TenderRun:
+                 publish: bool = True, method: str = "tender") -> TenderRun:
     """Load or train the denoiser `config` on the latents of `selection` under `vae_run`'s VAE.
     Lengths and fps come from the training clips. publish: write the run's pipeline.json, which
     makes it the model `tender generate` finds (find_run: the newest pipeline.json); notebook 03
-    publishes its main model only, not the table runs."""
-
-
+    publishes its main model only, not the table runs. method "mld": the same on a naive VAE with
+    an epsilon-predicting denoiser (tenderlib.experiments.baselines), filed as mld-<hash>."""
     t0 = time.perf_counter()
     data, key = latent_dataset(vae_run, store, selection, train_config.seed)
-    run = load_or_train_denoiser(config, train_config, data, profile, key, text_encoder=text_encoder)
+    run = load_or_train_denoiser(config, train_config, data, profile, key, text_encoder=text_encoder, name=method)
     indices = store.select(selection)
     lengths = LengthSampler.fit(store.index.length[indices], vae_run.model.cfg.max_frames)
     fps = float(np.median(store.index.fps[indices]))
-    pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices))
+    pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices), method)
     vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
     if publish and vae_ckpt is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 writes
         pipe.save(run.run_dir, vae_ckpt)
@@ -256,6 +263,12 @@ def prompts_for(store, indices, max_length: int) -> tuple[list[str], list[int]]:
     return captions, lengths
 
 
+def lengths_for(pipe, lengths: list[int]) -> list[int]:
+    """The lengths `pipe` can produce nearest below `lengths` (T2M-GPT: multiples of 4 frames)."""
+    m = pipe.length_multiple
+    return [max(m, n // m * m) for n in lengths]
+
+
 def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: np.ndarray, *, steps: int = 50,
           eta: float = 0.0, guidance_scale: float | None = None, mm_texts: int = 8, mm_repeats: int = 5,
           seed: int = 0, batch_size: int = 64):
@@ -264,6 +277,7 @@ def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: 
     mm_texts captions generated mm_repeats times. Returns a tenderlib.evaluation.metrics.EvalResult."""
 
     captions, lengths = prompts_for(store, indices, pipe.max_length)
+    lengths = lengths_for(pipe, lengths)
     g = torch.Generator().manual_seed(seed)
     kw = dict(steps=steps, eta=eta, guidance_scale=guidance_scale, batch_size=batch_size)
     gen = pipe.generate(captions, lengths, generator=g, **kw)

@@ -13,7 +13,7 @@ the timestep goes through a sinusoidal table and an MLP to one token; the captio
 sentence vector (tenderlib.models.text, pooled) is projected to one token. The token sequence runs
 through tenderlib.models.layers.SkipTransformer (long skips, MLD's denoiser) with learned positions,
 and the latent positions are projected back to d_z: the prediction of x0 (paper eq. 5; MDM's
-parameterisation, not MLD's epsilon). Text conditioning variants (Table 13):
+parameterisation), or of the noise with prediction="epsilon" (MLD's; `predict_x0` turns it into x0). Text conditioning variants (Table 13):
 
     concat            [time, text, z_1..z_n]: the text is a token (the paper's default, best)
     add               [time, z_1 + text, ..., z_n + text]: the text vector added to every latent token
@@ -47,11 +47,13 @@ from tenderlib import checkpoints, seeding
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
-from tenderlib.models.text import KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, TextFeatures, load_text_encoder
+from tenderlib.models.text import (KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, TextFeatures,
+                                   attach_text_encoder, generator_text_config)
 
 log = logging.getLogger(__name__)
 
 CONDITIONINGS = ("concat", "add", "text_transformer", "cross_attention")
+PREDICTIONS = ("x0", "epsilon")  # what the network predicts: the clean latent (the paper, MDM) or the noise (MLD)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class DenoiserConfig:
     text_kind: str = "minilm"  # frozen text encoder: "minilm" (default, offline) or "clip" (the paper's)
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
+    prediction: str = "x0"  # one of PREDICTIONS: "x0" (the paper's eq. 5) or "epsilon" (MLD)
 
     def __post_init__(self):
         caps = dict(latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH, dim=MAX_WIDTH, num_layers=MAX_LAYERS,
@@ -90,6 +93,7 @@ class DenoiserConfig:
         need(self, 0 <= self.cond_drop_prob < 1, "cond_drop_prob", "in [0, 1)")
         need(self, math.isfinite(self.guidance_scale) and self.guidance_scale >= 0, "guidance_scale", ">= 0 and finite")
         need(self, self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
+        need(self, self.prediction in PREDICTIONS, "prediction", f"one of {PREDICTIONS}")
         self.scheduler_config()  # validates the schedule
 
     @classmethod
@@ -109,8 +113,7 @@ class DenoiserConfig:
                                beta_end=self.beta_end)
 
     def text_encoder_config(self) -> TextEncoderConfig:
-        return TextEncoderConfig(kind=self.text_kind, model=self.text_model, max_length=self.text_max_length,
-                                 memory_cache_size=200_000, disk_cache=True)
+        return generator_text_config(self.text_kind, self.text_model, self.text_max_length)
 
     def weight_identity(self) -> "DenoiserConfig":
         """This config without what does not change the weights (the sampling default guidance_scale):
@@ -183,8 +186,7 @@ class Denoiser(nn.Module):
     def __init__(self, config: DenoiserConfig = DenoiserConfig(), text_encoder: TextEncoder | None = None):
         super().__init__()
         self.config = c = config
-        encoder = text_encoder if text_encoder is not None else load_text_encoder(config.text_encoder_config())
-        object.__setattr__(self, "text_encoder", encoder)  # not a submodule: frozen, not saved
+        encoder = attach_text_encoder(self, text_encoder, config.text_encoder_config())
         self.scheduler = NoiseScheduler(c.scheduler_config())
         n, D = c.latent_tokens, c.dim
         self.latent_in = nn.Linear(c.latent_dim, D)
@@ -281,12 +283,22 @@ class Denoiser(nn.Module):
         c, u = out[:B], out[B:]
         return s * c + (1 - s) * u
 
+    def predict_x0(self, x_t: torch.Tensor, t, cond: TextFeatures, null: TextFeatures,
+                   scale: float | None = None) -> torch.Tensor:
+        """The guided clean latent (standardised) at (x_t, t), whatever the network predicts: an
+        epsilon prediction is guided as epsilon (MLD) and turned into x0 by the schedule."""
+        out = self.guided(x_t, t, cond, null, scale)  # (B, n, d_z)
+        if self.config.prediction == "x0":
+            return out
+        t = torch.as_tensor(t, device=x_t.device).long().reshape(-1).expand(x_t.shape[0])
+        return self.scheduler.x0_from_eps(x_t, t, out)
+
     # ---- objective --------------------------------------------------------------------------
 
     def training_loss(self, batch: LatentBatch) -> torch.Tensor:
-        """MSE between the predicted and the true standardised latent (eq. 5), captions dropped to the
-        null condition with probability cond_drop_prob. Randomness from the global torch RNG, which
-        tenderlib.training seeds per step."""
+        """MSE between the prediction and its target, the true standardised latent (eq. 5) or the
+        noise (prediction="epsilon"), captions dropped to the null condition with probability
+        cond_drop_prob. Randomness from the global torch RNG, which tenderlib.training seeds per step."""
         x0 = self.standardise(batch.latents)  # (B, n, d_z)
         B = x0.shape[0]
         t = torch.randint(0, self.scheduler.num_train_timesteps, (B,), device=x0.device)
@@ -294,7 +306,7 @@ class Denoiser(nn.Module):
         x_t = self.scheduler.add_noise(x0, noise, t)
         drop = torch.rand(B, device=x0.device) < self.config.cond_drop_prob
         text = select_text(self.encode_text(batch.captions), self.null_text(1), drop)
-        return F.mse_loss(self(x_t, t, text), x0)
+        return F.mse_loss(self(x_t, t, text), x0 if self.config.prediction == "x0" else noise)
 
 
 def build(config: DenoiserConfig, seed: int = 0, text_encoder: TextEncoder | None = None) -> Denoiser:

@@ -96,11 +96,15 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, S, D); context (B, M, Dc) or None; key_mask (B, M) bool, True = attend."""
+        """x (B, S, D); context (B, M, Dc) or None; key_mask bool, True = attend: (B, M) per key, or
+        (B, S, M) per query and key (e.g. causal and padding, tenderlib.models.t2m_gpt)."""
         context = x if context is None else context
         q = rearrange(self.to_q(x), "b s (h c) -> b h s c", h=self.heads)
         k, v = rearrange(self.to_kv(context), "b m (two h c) -> two b h m c", two=2, h=self.heads)
-        mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, M)
+        if key_mask is None:
+            mask = None
+        else:
+            mask = key_mask[:, None, None, :] if key_mask.ndim == 2 else key_mask[:, None]  # (B, 1, 1 | S, M)
         y = attention(q, k, v, mask, self.dropout if self.training else 0.0)  # (B, h, S, c)
         return self.out(rearrange(y, "b h s c -> b s (h c)"))  # (B, S, D)
 

@@ -62,6 +62,14 @@ def annotated(target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return mask[:, :, None] & (target[..., CONF] != 0)
 
 
+def channel_weights(target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, K, 3) weights of a loss on all three channels (the baselines that model the features
+    directly, MDM and T2M-GPT's VQ-VAE): real frames; x, y where the keypoint is annotated, the
+    confidence everywhere (taught 0 where the clip has none)."""
+    ann = annotated(target, mask)  # (B, T, K)
+    return torch.stack([ann, ann, mask[:, :, None].expand_as(ann)], dim=-1).to(target.dtype)
+
+
 def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """sum(values * weights) / sum(weights), 0 when nothing is counted. values (..., K[, C]), weights broadcastable."""
     total = weights.sum()

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 from tenderlib import checkpoints
+from tenderlib.models import METHODS
 from tenderlib.checks import check_positive
 from tenderlib.models.denoiser import Denoiser
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
@@ -72,7 +73,8 @@ DEFAULT_IMAGE_SIZE = (512, 512)
 PERSON_FRACTION = 0.4  # pixels per normalised unit, as a fraction of the shorter image side
 PIPELINE_FILE = "pipeline.json"
 PIPELINE_VERSION = 2  # 2: records the VAE's weights hash (module docstring, Saving)
-PIPELINE_FIELDS = ("vae_checkpoint", "lengths", "max_length", "fps")  # required in every version
+PIPELINE_FIELDS = ("lengths", "max_length", "fps")  # required in every version and method
+STAGED = ("tender", "mld", "t2m-gpt")  # methods whose sampler decodes with a first-stage model (VAE, VQ-VAE)
 
 
 def placement(image_size=DEFAULT_IMAGE_SIZE) -> tuple[np.ndarray, float]:
@@ -150,24 +152,25 @@ def check_captions(captions) -> list[str]:
     return captions
 
 
-class Tender:
-    """The text-to-motion pipeline: a trained Denoiser, the PA-VAE whose latents it models, lengths."""
+class MotionPipeline:
+    """What every text-to-motion method shares (Tender and the baselines, tenderlib.models.mdm and
+    tenderlib.models.t2m_gpt): lengths drawn from the training clips or checked, captions in
+    batches, the sampled features placed in pixels, confidence 0 where no training clip annotates.
+    A method implements `sample_features`."""
 
-    def __init__(self, vae: PAVAE, denoiser: Denoiser, lengths: LengthSampler, fps: float = 30.0,
-                 annotated: Sequence[str] | None = None):
-        dc, vc = denoiser.config, vae.cfg
-        if (dc.latent_tokens, dc.latent_dim) != (vc.latent_tokens, vc.latent_dim):
-            raise ValueError(f"the denoiser models {dc.latent_tokens} x {dc.latent_dim} latents, the VAE has "
-                             f"{vc.latent_tokens} x {vc.latent_dim}")
-        if lengths.max_length > vc.max_frames:
-            raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the VAE's max_frames={vc.max_frames}")
+    method = "tender"  # one of METHODS: the name `tender generate --model` and pipeline.json use
+    length_multiple = 1  # lengths the method can produce are multiples of this (T2M-GPT: 4 frames a code)
+
+    def __init__(self, lengths: LengthSampler, fps: float = 30.0, annotated: Sequence[str] | None = None):
         check_positive("fps", fps)
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if annotated is not None:
             annotated = tuple(annotated)
             unknown = [r for r in annotated if r not in REGIONS]
             if unknown or not annotated:
                 raise ValueError(f"annotated must name some of the regions {tuple(REGIONS)}, got {annotated!r}")
-        self.vae, self.denoiser, self.length_sampler, self.fps = vae.eval(), denoiser.eval(), lengths, float(fps)
+        self.length_sampler, self.fps = lengths, float(fps)
         self.annotated = annotated  # regions the training data annotates (None: all)
         self.keep = torch.zeros(NUM_KEYPOINTS)  # (K,) 1 where confidence may be non-zero
         for r in annotated or REGIONS:
@@ -185,7 +188,91 @@ class Tender:
         if bad:
             raise ValueError(f"lengths must be in [1, {self.max_length}] frames (the longest the model was trained "
                              f"on, {self.max_length / self.fps:.1f} s at {self.fps:g} fps), got {bad[:5]}")
+        odd = [int(v) for v in lengths if int(v) % self.length_multiple]
+        if odd:
+            raise ValueError(f"lengths must be multiples of {self.length_multiple} frames for {self.method} (its "
+                             f"tokenizer codes {self.length_multiple} frames at a time), got {odd[:5]}")
         return lengths
+
+    def saved_fields(self) -> dict:
+        """What a method adds to pipeline.json (e.g. its sampling default guidance scale)."""
+        return {}
+
+    def save(self, run_dir, first_stage=None) -> Path:
+        """Write run_dir/pipeline.json (the model's own checkpoints live in run_dir, tenderlib.training):
+        the method, the length distribution, fps, the annotated regions, the method's fields, and
+        for a staged method the first stage's checkpoint (relative to run_dir) and its weights' hash."""
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        body = {"format": "tender-pipeline", "version": PIPELINE_VERSION, "method": self.method,
+                "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps,
+                "annotated": self.annotated, **self.saved_fields()}
+        if (first_stage is None) == (self.method in STAGED):
+            raise ValueError(f"{self.method}: first_stage is the checkpoint of its "
+                             f"{'VAE / VQ-VAE' if self.method in STAGED else 'nothing (give None)'}")
+        if first_stage is not None:
+            body.update(vae_checkpoint=Path(os.path.relpath(Path(first_stage), run_dir)).as_posix(),
+                        vae_sha256=weights_hash(first_stage))
+        path = run_dir / PIPELINE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def sample_features(self, captions: list[str], lengths: torch.Tensor, frames: int, generator: torch.Generator,
+                        steps: int, eta: float, guidance_scale: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features (b, frames, K, C) normalised x, y [, confidence], latents (b, ...)) for one batch."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def generate(self, captions: Sequence[str], lengths=None, *, generator: torch.Generator | None = None,
+                 steps: int = 50, eta: float = 0.0, guidance_scale: float | None = None, batch_size: int = 64,
+                 image_size=DEFAULT_IMAGE_SIZE) -> Generation:
+        """Motions for `captions` (module docstring). generator: a CPU torch.Generator (default: seed 0)."""
+        captions = check_captions(captions)
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        center, scale = placement(image_size)
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        lengths = self.length_sampler.sample(len(captions), generator) if lengths is None else \
+            self.check_lengths(lengths, len(captions))
+        T = int(lengths.max())
+        feats, latents = [], []
+        for a in range(0, len(captions), batch_size):
+            out, z = self.sample_features(captions[a:a + batch_size], lengths[a:a + batch_size], T, generator, steps,
+                                          eta, guidance_scale)  # (b, T, K, C_out), (b, ...)
+            feats.append(out.float().cpu())
+            latents.append(z.cpu())
+        out = torch.cat(feats)  # (B, T, K, C_out)
+        mask = frame_mask(lengths, T)  # (B, T)
+        if out.shape[-1] > 2:
+            conf = out[..., 2].clamp(min=0)  # (B, T, K)
+        else:
+            conf = torch.ones(out.shape[:-1])
+        conf = conf * mask[:, :, None] * self.keep  # (B, T, K): 0 after each length and where no clip annotates
+        features = torch.cat([out[..., :2], conf[..., None]], dim=-1)  # (B, T, K, 3)
+        pixels = (out[..., :2].double().numpy() * scale + center).astype(np.float32)  # (B, T, K, 2)
+        return Generation(captions, lengths, mask, features, pixels, conf.numpy().astype(np.float32),
+                          torch.cat(latents), self.fps, tuple(int(v) for v in image_size))
+
+
+class Tender(MotionPipeline):
+    """The text-to-motion pipeline: a trained Denoiser, the PA-VAE whose latents it models, lengths.
+    With a naive VAE (1 x d latent) and an epsilon-predicting denoiser it is MLD."""
+
+    def __init__(self, vae: PAVAE, denoiser: Denoiser, lengths: LengthSampler, fps: float = 30.0,
+                 annotated: Sequence[str] | None = None, method: str = "tender"):
+        if method not in ("tender", "mld"):
+            raise ValueError(f"a latent diffusion pipeline is 'tender' or 'mld', got {method!r}")
+        self.method = method
+        dc, vc = denoiser.config, vae.cfg
+        if (dc.latent_tokens, dc.latent_dim) != (vc.latent_tokens, vc.latent_dim):
+            raise ValueError(f"the denoiser models {dc.latent_tokens} x {dc.latent_dim} latents, the VAE has "
+                             f"{vc.latent_tokens} x {vc.latent_dim}")
+        if lengths.max_length > vc.max_frames:
+            raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the VAE's max_frames={vc.max_frames}")
+        super().__init__(lengths, fps, annotated)
+        self.vae, self.denoiser = vae.eval(), denoiser.eval()
 
     @torch.no_grad()
     def sample_latents(self, captions: Sequence[str], generator: torch.Generator, steps: int = 50,
@@ -203,93 +290,70 @@ class Tender:
         cond, null = model.encode_text(captions), model.null_text(1)
         x = torch.randn(B, c.latent_tokens, c.latent_dim, generator=generator).to(device)  # (B, n, d) x_T
         for t in timesteps.tolist():
-            x0 = model.guided(x, torch.full((B,), t, device=device), cond, null, scale)  # (B, n, d)
+            x0 = model.predict_x0(x, torch.full((B,), t, device=device), cond, null, scale)  # (B, n, d)
             if eta > 0:  # noise drawn on the CPU from the explicit generator: the same on every device
                 x = sched.step(x0.cpu(), t, x.cpu(), eta=eta, generator=generator).prev_sample.to(device)
             else:
                 x = sched.step(x0, t, x).prev_sample
         return model.unstandardise(x)  # (B, n, d) in the VAE's latent space
 
-    @torch.no_grad()
-    def generate(self, captions: Sequence[str], lengths=None, *, generator: torch.Generator | None = None,
-                 steps: int = 50, eta: float = 0.0, guidance_scale: float | None = None, batch_size: int = 64,
-                 image_size=DEFAULT_IMAGE_SIZE) -> Generation:
-        """Motions for `captions` (module docstring). generator: a CPU torch.Generator (default: seed 0)."""
-        captions = check_captions(captions)
-        if not (isinstance(batch_size, int) and batch_size >= 1):
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        center, scale = placement(image_size)
-        generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        lengths = self.length_sampler.sample(len(captions), generator) if lengths is None else \
-            self.check_lengths(lengths, len(captions))
-        T = int(lengths.max())
-        feats, latents = [], []
-        for a in range(0, len(captions), batch_size):
-            z = self.sample_latents(captions[a:a + batch_size], generator, steps, eta, guidance_scale)  # (b, n, d)
-            mask = frame_mask(lengths[a:a + batch_size], T)  # (b, T)
-            vae_device = next(self.vae.parameters()).device
-            out = self.vae.decode(z.to(vae_device), mask.to(vae_device))  # (b, T, K, C_out)
-            feats.append(out.float().cpu())  # (b, T, K, C_out)
-            latents.append(z.cpu())
-        out = torch.cat(feats)  # (B, T, K, C_out)
-        mask = frame_mask(lengths, T)  # (B, T)
-        if out.shape[-1] > 2:
-            conf = out[..., 2].clamp(min=0)  # (B, T, K)
-        else:
-            conf = torch.ones(out.shape[:-1])
-        conf = conf * mask[:, :, None] * self.keep  # (B, T, K): 0 after each length and where no clip annotates
-        features = torch.cat([out[..., :2], conf[..., None]], dim=-1)  # (B, T, K, 3)
-        pixels = (out[..., :2].double().numpy() * scale + center).astype(np.float32)  # (B, T, K, 2)
-        return Generation(captions, lengths, mask, features, pixels, conf.numpy().astype(np.float32),
-                          torch.cat(latents), self.fps, tuple(int(v) for v in image_size))
+    def sample_features(self, captions, lengths, frames, generator, steps, eta, guidance_scale):
+        z = self.sample_latents(captions, generator, steps, eta, guidance_scale)  # (b, n, d)
+        vae_device = next(self.vae.parameters()).device
+        out = self.vae.decode(z.to(vae_device), frame_mask(lengths, frames).to(vae_device))  # (b, T, K, C_out)
+        return out, z
 
     # ---- saving: pipeline.json beside the denoiser's run ------------------------------------
 
-    def save(self, run_dir, vae_checkpoint) -> Path:
-        """Write run_dir/pipeline.json: where the VAE checkpoint is (relative to run_dir) and the hash of
-        its weights, the length distribution, fps and the sampling default guidance scale. The
-        denoiser's own checkpoints live in run_dir (tenderlib.training)."""
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        body = {"format": "tender-pipeline", "version": PIPELINE_VERSION,
-                "vae_checkpoint": Path(os.path.relpath(Path(vae_checkpoint), run_dir)).as_posix(),
-                "vae_sha256": weights_hash(vae_checkpoint),
-                "lengths": list(self.length_sampler.lengths), "max_length": self.max_length, "fps": self.fps,
-                "guidance_scale": self.denoiser.config.guidance_scale, "annotated": self.annotated}
-        path = run_dir / PIPELINE_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(body) + "\n")
-        os.replace(tmp, path)
-        return path
+    def saved_fields(self) -> dict:
+        return {"guidance_scale": self.denoiser.config.guidance_scale}
 
     @classmethod
     def load(cls, run_dir, device: str | torch.device = "cpu", text_encoder=None) -> "Tender":
-        """The pipeline saved in a denoiser run folder (pipeline.json + its newest checkpoint), checked
-        (module docstring, Saving)."""
+        """The Tender (or MLD) pipeline saved in a denoiser run folder, checked (module docstring, Saving)."""
+        pipe = load_pipeline(run_dir, device, text_encoder)
+        if not isinstance(pipe, cls):
+            raise CheckpointMismatchError(f"{run_dir} holds a {pipe.method} model, not a latent diffusion (Tender, MLD)")
+        return pipe
+
+    @classmethod
+    def from_saved(cls, body: dict, last: Path, first_stage: Path, device, text_encoder) -> "Tender":
         from tenderlib.models import denoiser as dn
 
-        run_dir = Path(run_dir)
-        path = run_dir / PIPELINE_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{run_dir} is not a Tender run folder (no {PIPELINE_FILE}); notebook 03 "
-                                    f"(notebooks/03_diffusion.ipynb) writes one")
-        body = read_pipeline(path)
-        last = checkpoints.latest_checkpoint(run_dir)
-        if last is None:
-            raise FileNotFoundError(f"{run_dir} holds no finished denoiser checkpoint; run notebook 03 to train one")
-        vae_ckpt = (run_dir / body["vae_checkpoint"]).resolve()
-        if not (vae_ckpt / MODEL_FILE).is_file():
-            raise FileNotFoundError(f"the VAE checkpoint of {run_dir} is missing ({body['vae_checkpoint']})")
-        check_vae(path, body, vae_ckpt)
-        vae = PAVAE.load(vae_ckpt, device)
-        try:  # the values of pipeline.json, checked by what they build
-            lengths = LengthSampler.fit(body["lengths"], body["max_length"])
-            model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
-            return cls(vae, model, lengths, body["fps"], body.get("annotated"))
-        except CheckpointMismatchError:
-            raise  # the denoiser's checkpoint, named by tenderlib.training
-        except (TypeError, ValueError) as err:
-            raise CheckpointMismatchError(f"{path} holds an unusable value: {err}") from None
+        vae = PAVAE.load(first_stage, device)
+        model = dn.load(last, device, text_encoder, body.get("guidance_scale"))
+        return cls(vae, model, LengthSampler.fit(body["lengths"], body["max_length"]), body["fps"],
+                   body.get("annotated"), body.get("method", "tender"))
+
+
+def load_pipeline(run_dir, device: str | torch.device = "cpu", text_encoder=None) -> MotionPipeline:
+    """The pipeline saved in a run folder (pipeline.json + the newest checkpoint there), of whichever
+    method pipeline.json names, checked (module docstring, Saving)."""
+    from tenderlib.models import mdm, t2m_gpt
+
+    run_dir = Path(run_dir)
+    path = run_dir / PIPELINE_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder of a text-to-motion model (no {PIPELINE_FILE}); "
+                                f"notebook 03 (notebooks/03_diffusion.ipynb) writes one")
+    body = read_pipeline(path)
+    last = checkpoints.latest_checkpoint(run_dir)
+    if last is None:
+        raise FileNotFoundError(f"{run_dir} holds no finished checkpoint; run notebook 03 to train one")
+    method = body.get("method", "tender")
+    first_stage = None
+    if method in STAGED:
+        first_stage = (run_dir / body["vae_checkpoint"]).resolve()
+        if not (first_stage / MODEL_FILE).is_file():
+            raise FileNotFoundError(f"the first-stage checkpoint of {run_dir} is missing ({body['vae_checkpoint']})")
+        check_vae(path, body, first_stage)
+    kind = {"tender": Tender, "mld": Tender, "mdm": mdm.MDMPipeline, "t2m-gpt": t2m_gpt.T2MGPTPipeline}[method]
+    try:  # the values of pipeline.json, checked by what they build
+        return kind.from_saved(body, last, first_stage, device, text_encoder)
+    except CheckpointMismatchError:
+        raise  # a checkpoint, named by tenderlib.checkpoints
+    except (TypeError, ValueError) as err:
+        raise CheckpointMismatchError(f"{path} holds an unusable value: {err}") from None
 
 
 def read_pipeline(path: Path) -> dict:
@@ -304,11 +368,16 @@ def read_pipeline(path: Path) -> dict:
     if body.get("version") not in (1, PIPELINE_VERSION):
         raise CheckpointMismatchError(f"{path} has version {body.get('version')!r}; this tenderlib reads 1 "
                                       f"and {PIPELINE_VERSION}")
-    required = PIPELINE_FIELDS + (("vae_sha256",) if body["version"] == PIPELINE_VERSION else ())
+    method = body.get("method", "tender")
+    if method not in METHODS:
+        raise CheckpointMismatchError(f"{path}: method must be one of {METHODS}, got {method!r}")
+    required = PIPELINE_FIELDS
+    if method in STAGED:
+        required += ("vae_checkpoint",) + (("vae_sha256",) if body["version"] == PIPELINE_VERSION else ())
     missing = [k for k in required if k not in body]
     if missing:
         raise CheckpointMismatchError(f"{path} lacks {missing}")
-    if not isinstance(body["vae_checkpoint"], str):
+    if method in STAGED and not isinstance(body["vae_checkpoint"], str):
         raise CheckpointMismatchError(f"{path}: vae_checkpoint must be a path, got {body['vae_checkpoint']!r}")
     return body
 

@@ -11,6 +11,11 @@
 Schedule (paper appendix B.1, MLD; docs/conventions.md, Diffusion): betas =
 linspace(sqrt(beta_start), sqrt(beta_end), T)^2 ("scaled_linear"), alphas = 1 - betas,
 alphas_cumprod = cumprod(alphas) (written abar below), computed in float64 and kept in float32.
+"cosine" (Nichol and Dhariwal, MDM's): abar(t) = f(t) / f(0), f(t) = cos^2((t / T + 0.008) / 1.008
+* pi / 2), betas_t = min(1 - abar(t + 1) / abar(t), 0.999); beta_start and beta_end are not used.
+
+A network that predicts the noise (MLD) instead of x0: `x0_from_eps(x_t, t, eps)` gives the x0
+the steps take, x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t).
 
 DDIM (Song et al., eq. 12), for a network that predicts x0 (paper eq. 5), from t to the previous
 timestep p = t - T / steps:
@@ -37,7 +42,7 @@ from tenderlib.checks import int_in
 
 log = logging.getLogger(__name__)
 
-BETA_SCHEDULES = ("scaled_linear", "linear")
+BETA_SCHEDULES = ("scaled_linear", "linear", "cosine")
 MAX_TRAIN_TIMESTEPS = 100_000  # a plausible upper bound (the paper: 1000); tables of this length are allocated
 
 
@@ -77,6 +82,10 @@ def make_betas(cfg: SchedulerConfig) -> torch.Tensor:
     T = cfg.num_train_timesteps
     if cfg.beta_schedule == "scaled_linear":
         return torch.linspace(cfg.beta_start ** 0.5, cfg.beta_end ** 0.5, T, dtype=torch.float64) ** 2
+    if cfg.beta_schedule == "cosine":
+        s = 0.008
+        f = torch.cos((torch.arange(T + 1, dtype=torch.float64) / T + s) / (1 + s) * torch.pi / 2) ** 2  # (T + 1,)
+        return (1 - f[1:] / f[:-1]).clamp(max=0.999)
     return torch.linspace(cfg.beta_start, cfg.beta_end, T, dtype=torch.float64)
 
 
@@ -120,6 +129,11 @@ class NoiseScheduler:
             raise ValueError(f"noise {tuple(noise.shape)} must have the shape of x0 {tuple(x0.shape)}")
         a = self._abar(t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def x0_from_eps(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The clean sample a noise prediction implies: (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)."""
+        a = self._abar(t, x_t)
+        return (x_t - (1 - a).sqrt() * eps) / a.sqrt()
 
     def sample_timesteps(self, batch: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
         """(batch,) int64 timesteps uniform in [0, T) (training)."""

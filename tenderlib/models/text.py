@@ -520,6 +520,20 @@ def default_cache_dir(encoder_name: str) -> Path:
     return paths.outputs_root().joinpath(*CACHE_SUBDIR, encoder_name)
 
 
+def generator_text_config(kind: str, model: str | None = None, max_length: int | None = None) -> TextEncoderConfig:
+    """The encoder of a generating model (the denoiser, MDM, T2M-GPT): every training caption kept in
+    memory, and on disk across runs."""
+    return TextEncoderConfig(kind=kind, model=model, max_length=max_length, memory_cache_size=200_000, disk_cache=True)
+
+
+def attach_text_encoder(module, encoder: TextEncoder | None, config: TextEncoderConfig) -> TextEncoder:
+    """Give `module` (an nn.Module) its frozen text encoder as `module.text_encoder`, outside its
+    parameters and state dict (rebuilt from `config` when loading); built here when None."""
+    encoder = encoder if encoder is not None else load_text_encoder(config)
+    object.__setattr__(module, "text_encoder", encoder)  # not a submodule: frozen, not saved
+    return encoder
+
+
 def load_text_encoder(config: TextEncoderConfig = TextEncoderConfig()) -> TextEncoder:
     """Build the frozen encoder that `config.kind` names (see the module docstring)."""
     if config.kind == "minilm":

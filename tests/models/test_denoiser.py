@@ -68,21 +68,25 @@ def test_select_and_cat_text_pad_tokens(encoder):
     assert both.tokens.shape == (3, 5, encoder.token_dim) and both.mask.sum(1).tolist() == [4, 1, 5]
 
 
-def test_training_loss_matches_formula_and_drops_captions(encoder, monkeypatch):
-    model = denoiser.build(TINY, 2, encoder)
+def _loss_and_draws(model):
+    """(training_loss on 3 latents seeded 0, and the same draws by hand: x0, t, noise, text, x_t)."""
     model.set_latent_stats(_x(10, 5) * 3 + 1)
     batch = collate_latents([LatentDataset(_x(3, 6), [[c] for c in CAPTIONS], [10, 12, 14])[k] for k in range(3)])
     torch.manual_seed(0)
     loss = model.training_loss(batch)
-    # the same draws by hand
     torch.manual_seed(0)
     x0 = model.standardise(batch.latents)
     t = torch.randint(0, 1000, (3,))
     noise = torch.randn_like(x0)
     drop = torch.rand(3) < 0.1
     text = select_text(model.encode_text(batch.captions), model.null_text(1), drop)
-    expected = F.mse_loss(model(model.scheduler.add_noise(x0, noise, t), t, text), x0)
-    torch.testing.assert_close(loss, expected)
+    return loss, (x0, t, noise, text, model.scheduler.add_noise(x0, noise, t)), batch
+
+
+def test_training_loss_matches_formula_and_drops_captions(encoder, monkeypatch):
+    model = denoiser.build(TINY, 2, encoder)
+    loss, (x0, t, noise, text, x_t), batch = _loss_and_draws(model)
+    torch.testing.assert_close(loss, F.mse_loss(model(x_t, t, text), x0))
     # every caption dropped: the loss is that of the null condition
     always = denoiser.build(DenoiserConfig(**{**TINY.__dict__, "cond_drop_prob": 0.99}), 2, encoder)
     seen = []
@@ -90,6 +94,20 @@ def test_training_loss_matches_formula_and_drops_captions(encoder, monkeypatch):
     torch.manual_seed(3)
     always.training_loss(batch)
     torch.testing.assert_close(seen[0].pooled, always.null_text(3).pooled)
+
+
+def test_epsilon_prediction_trains_on_the_noise_and_samples_through_x0(encoder):
+    """MLD's parameterisation: the target is the noise, and predict_x0 gives the x0 it implies."""
+    cfg = DenoiserConfig(**{**TINY.__dict__, "prediction": "epsilon"})
+    model = denoiser.build(cfg, 2, encoder).eval()
+    loss, (x0, t, noise, text, x_t), _ = _loss_and_draws(model)
+    torch.testing.assert_close(loss, F.mse_loss(model(x_t, t, text), noise))
+    cond, null = model.encode_text(CAPTIONS[:3]), model.null_text(1)
+    eps = model.guided(x_t, t, cond, null, 2.0)
+    a = model.scheduler.alphas_cumprod[t][:, None, None]
+    torch.testing.assert_close(model.predict_x0(x_t, t, cond, null, 2.0), (x_t - (1 - a).sqrt() * eps) / a.sqrt())
+    with pytest.raises(ValueError, match="prediction"):
+        DenoiserConfig(prediction="v")
 
 
 def test_latent_stats_round_trip(encoder):

@@ -105,7 +105,7 @@ def test_ddpm_step_closed_form():
     (dict(num_train_timesteps=1), "num_train_timesteps"),
     (dict(num_train_timesteps=10**12), r"num_train_timesteps must be an int in \[2, 100000\]"),
     (dict(beta_start=0.02, beta_end=0.01), "beta_start"),
-    (dict(beta_schedule="cosine"), "beta_schedule"),
+    (dict(beta_schedule="sigmoid"), "beta_schedule"),
 ])
 def test_bad_config(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -124,3 +124,27 @@ def test_bad_steps_and_timesteps():
     s.set_timesteps(5)
     with pytest.raises(ValueError, match="eta"):
         s.step(torch.zeros(1), 801, torch.zeros(1), eta=-0.1)
+
+
+def test_cosine_schedule_closed_form_and_exact_ddim():
+    s = NoiseScheduler(SchedulerConfig(beta_schedule="cosine"))
+    t = torch.arange(1000, dtype=torch.float64)
+    f = lambda u: math.cos((u / 1000 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    expected = torch.tensor([f(float(u) + 1) / f(0.0) for u in t], dtype=torch.float64)
+    torch.testing.assert_close(s.alphas_cumprod.double()[:999], expected[:999], rtol=1e-5, atol=1e-7)
+    assert float(s.betas.max()) <= 0.999 + 1e-6 and float(s.alphas_cumprod[-1]) < 1e-3  # the end is nearly pure noise
+    g = torch.Generator().manual_seed(4)
+    x0, eps0 = torch.randn(2, 3, 4, generator=g, dtype=torch.float64), torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    ts = s.set_timesteps(20)
+    x = s.add_noise(x0, eps0, ts[0])
+    for step in ts:
+        x = s.step(x0, int(step), x).prev_sample
+    torch.testing.assert_close(x, s.add_noise(x0, eps0, torch.tensor(0)), rtol=1e-5, atol=1e-5)
+
+
+def test_x0_from_eps_inverts_add_noise():
+    s = NoiseScheduler()
+    g = torch.Generator().manual_seed(5)
+    x0, eps = torch.randn(4, 3, 2, generator=g), torch.randn(4, 3, 2, generator=g)
+    t = torch.tensor([0, 10, 500, 999])
+    torch.testing.assert_close(s.x0_from_eps(s.add_noise(x0, eps, t), t, eps), x0, rtol=1e-3, atol=1e-3)

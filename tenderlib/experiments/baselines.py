@@ -1,0 +1,252 @@
+"""The baselines of Table 2, trained by config on a store in 2D whole-body: MDM, MLD and T2M-GPT.
+
+    stages = baselines.stages("mld", "default", max_frames=96, steps=2000)   # the configs of each stage
+    fitted = baselines.fit("mld", stages, store, selection, profile)       # load or train -> Fitted
+    fitted.pipe.generate(captions, lengths)                                # a MotionPipeline, as Tender's
+
+Every method is made of stages, each a (model config, TrainConfig) trained by the one training loop
+(tenderlib.training: seeded, resumable, safetensors checkpoints, several processes), filed by
+config under outputs/<profile>/checkpoints/:
+
+    mdm      mdm-<hash>       MDM on the motion features (tenderlib.models.mdm)
+    mld      vae-<hash>       the naive VAE (one part, a 1 x d latent, zero decoder queries: MLD's)
+             mld-<hash>       an epsilon-predicting latent denoiser, time and text as tokens,
+                              scaled-linear betas, DDIM 50, guidance 7.5 (tenderlib.models.denoiser)
+    t2m-gpt  vqvae-<hash>     the 1D-conv VQ-VAE tokenizer (tenderlib.models.vqvae)
+             t2m-gpt-<hash>   the GPT over its codes (tenderlib.models.t2m_gpt)
+
+The last stage's folder holds pipeline.json (written by `fit` with publish=True), so `tender
+generate --model mdm|mld|t2m-gpt` finds it. Sizes: "smoke" (seconds on a CPU), "default" (the
+width of the default profile's Tender, on 96-frame crops), "paper" (each method's published size).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tenderlib import checkpoints, training
+from tenderlib.data.dataset import MotionDataset, collate
+from tenderlib.experiments import generation, vae_runs
+from tenderlib.models import mdm, t2m_gpt, vqvae
+from tenderlib.models.denoiser import DenoiserConfig
+from tenderlib.models.pipeline import LengthSampler
+from tenderlib.models.vae import VAEConfig
+
+BASELINES = ("mdm", "mld", "t2m-gpt")
+SIZES = ("smoke", "default", "paper")
+STAT_CLIPS = 1024  # MDM: training clips the feature mean and std are measured on
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One trained model of a method: its config and how it is trained."""
+
+    name: str  # run folder prefix (module docstring)
+    config: Any
+    train: training.TrainConfig
+
+
+def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: str = "minilm", seed: int = 0,
+           batch_size: int | None = None, autocast: str = "auto", num_processes: int = 1) -> tuple[Stage, ...]:
+    """The stages of `method` at `size` on crops of `max_frames` frames, each trained `steps` steps
+    (batch_size: per stage default when None)."""
+    if method not in BASELINES:
+        raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    small, paper = size == "smoke", size == "paper"
+
+    def train(batch: int, lr: float) -> training.TrainConfig:
+        return training.TrainConfig(seed=seed, max_steps=steps, batch_size=batch_size or batch, lr=lr,
+                                    warmup_steps=min(50, steps // 10), checkpoint_every=min(500, steps),
+                                    log_every=max(1, steps // 6), progress="off", autocast=autocast,
+                                    num_processes=num_processes)
+
+    if method == "mdm":
+        cfg = (mdm.MDMConfig.paper(max_frames=max_frames) if paper else
+               mdm.MDMConfig(dim=32 if small else 128, num_layers=2 if small else 4, num_heads=2 if small else 4,
+                             ff_dim=64 if small else 256, max_frames=max_frames, text_kind=text_kind))
+        return (Stage("mdm", cfg, train(64 if paper else 16, 1e-4 if paper else 5e-4)),)
+    if method == "mld":
+        width = 256 if paper else (32 if small else 128)
+        vae_cfg = VAEConfig(num_parts=1, spatial_layers=1, latent_tokens=1, latent_dim=width,
+                            num_layers=9 if paper else (2 if small else 5), num_heads=4 if paper else 2 if small else 4,
+                            ff_dim=1024 if paper else 4 * width, dropout=0.1 if paper else 0.0, skip=True,
+                            decoder_queries="zeros", max_frames=max_frames, cag=True)
+        den_cfg = (DenoiserConfig.paper(latent_tokens=1, latent_dim=width, prediction="epsilon") if paper else
+                   DenoiserConfig(latent_tokens=1, latent_dim=width, dim=width, num_layers=2 if small else 5,
+                                  num_heads=2 if small else 4, ff_dim=4 * width, prediction="epsilon",
+                                  text_kind=text_kind))
+        return (Stage("vae", vae_cfg, train(32 if paper else 16, 1e-4 if paper else 3e-4)),
+                Stage("mld", den_cfg, train(256 if paper else 32, 1e-4 if paper else 1e-3)))
+    stride_frames = max_frames // 4 * 4
+    vq = (vqvae.VQVAEConfig.paper(max_frames=min(64, stride_frames)) if paper else
+          vqvae.VQVAEConfig(width=32 if small else 128, code_dim=32 if small else 128,
+                            codebook_size=64 if small else 256, depth=1 if small else 2,
+                            max_frames=min(64, stride_frames)))
+    gpt = (t2m_gpt.T2MGPTConfig.paper(codebook_size=vq.codebook_size, max_codes=stride_frames // 4) if paper else
+           t2m_gpt.T2MGPTConfig(codebook_size=vq.codebook_size, max_codes=stride_frames // 4,
+                                dim=32 if small else 128, num_layers=2 if small else 4, num_heads=2 if small else 4,
+                                ff_dim=64 if small else 512, text_kind=text_kind))
+    return (Stage("vqvae", vq, train(256 if paper else 32, 2e-4 if paper else 1e-3)),
+            Stage("t2m-gpt", gpt, train(128 if paper else 32, 1e-4 if paper else 5e-4)))
+
+
+@dataclass
+class Fitted:
+    """A baseline loaded or trained: its pipeline and its runs (first stage first)."""
+
+    pipe: Any  # tenderlib.models.pipeline.MotionPipeline
+    runs: list  # tenderlib.training.ModelRun / generation.TenderRun per stage
+    seconds: float
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs[-1].run_dir)
+
+    @property
+    def trained_now(self) -> bool:
+        return any(r.trained_now for r in self.runs)
+
+    @property
+    def parameters(self) -> int:
+        from tenderlib.models.layers import count_parameters
+
+        return sum(count_parameters(m) for m in models_of(self.pipe))
+
+
+def models_of(pipe) -> list:
+    """The trained networks of a pipeline (for parameter counts)."""
+    return [m for m in (getattr(pipe, n, None) for n in ("model", "vae", "denoiser", "vqvae", "gpt")) if m is not None]
+
+
+def fit(method: str, method_stages: tuple[Stage, ...], store, selection, profile: str, *, text_encoder=None,
+        publish: bool = True) -> Fitted:
+    """Load or train every stage of `method` on `selection` of `store`; the pipeline of the result,
+    its lengths and fps from the training clips, confidence only on the regions they annotate."""
+    t0 = time.perf_counter()
+    indices = store.select(selection)
+    fps = float(np.median(store.index.fps[indices]))
+    annotated = generation.annotated_regions(store, indices)
+    if method == "mld":
+        vae_stage, den_stage = method_stages
+        vae_run = vae_runs.load_or_train(vae_stage.config, vae_stage.train, store, selection, profile)
+        den = generation.fit_pipeline(vae_run, den_stage.config, den_stage.train, store, selection, profile,
+                                      text_encoder=text_encoder, publish=publish, method="mld")
+        return Fitted(den.pipe, [vae_run, den], time.perf_counter() - t0)
+    if method == "mdm":
+        (stage,) = method_stages
+        run = load_or_train_mdm(stage.config, stage.train, store, selection, profile, text_encoder=text_encoder)
+        lengths = LengthSampler.fit(store.index.length[indices], stage.config.max_frames)
+        pipe = mdm.MDMPipeline(run.model, lengths, fps, annotated)
+        runs, first_stage = [run], None
+    else:
+        vq_stage, gpt_stage = method_stages
+        vq_run = load_or_train_vqvae(vq_stage.config, vq_stage.train, store, selection, profile)
+        gpt_run = load_or_train_gpt(gpt_stage.config, gpt_stage.train, vq_run, store, selection, profile,
+                                    text_encoder=text_encoder)
+        stride = vq_stage.config.stride
+        longest = gpt_stage.config.max_codes * stride
+        lengths = LengthSampler.fit(np.minimum(store.index.length[indices], longest) // stride * stride, longest)
+        pipe = t2m_gpt.T2MGPTPipeline(vq_run.model, gpt_run.model, lengths, fps, annotated)
+        runs, first_stage = [vq_run, gpt_run], checkpoints.latest_checkpoint(vq_run.run_dir)
+    if publish and os.environ.get("RANK", "0") == "0":
+        pipe.save(runs[-1].run_dir, first_stage)
+    return Fitted(pipe, runs, time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------------
+# The stages by config (tenderlib.training.run_by_config: load or train, resumable, torchrun)
+
+
+def motion_dataset(store, indices, max_frames: int, seed: int):
+    """Random crops of `max_frames` frames with a random caption per epoch (MDM, the VQ-VAE)."""
+    return MotionDataset(store, indices, max_frames=max_frames, crop="random", caption="random", generator_seed=seed)
+
+
+def load_or_train_mdm(config: mdm.MDMConfig, train_config, store, selection, profile: str, *,
+                      text_encoder=None) -> training.ModelRun:
+    """The MDM of these configs on `selection` of `store`, loaded from its run or trained there."""
+    indices = store.select(selection)
+    model = mdm.build(config, train_config.seed, text_encoder)
+
+    def make_dataset():
+        dataset = motion_dataset(store, indices, config.max_frames, train_config.seed)
+        sample = MotionDataset(store, indices[:: max(1, len(indices) // STAT_CLIPS)], max_frames=config.max_frames,
+                               crop="center", caption="first")
+        batch = collate([sample[k] for k in range(len(sample))])
+        model.set_data_stats(batch.features, batch.mask)
+        model.text_encoder.encode(sorted({t for i in indices for t in store.texts(int(i))}))  # warm the cache
+        return dataset
+
+    return training.run_by_config("mdm", model, config, train_config, profile,
+                                  training.DataKey(store.identity, selection), make_dataset, len(indices),
+                                  relaunch=(load_or_train_mdm, (config, train_config, store, selection, profile)))
+
+
+def load_or_train_vqvae(config: vqvae.VQVAEConfig, train_config, store, selection, profile: str) -> training.ModelRun:
+    """The VQ-VAE of these configs on `selection` of `store` (crops padded to max_frames)."""
+    indices = store.select(selection)
+    return training.run_by_config(
+        "vqvae", vqvae.build(config, train_config.seed), config, train_config, profile,
+        training.DataKey(store.identity, selection),
+        lambda: motion_dataset(store, indices, config.max_frames, train_config.seed), len(indices),
+        collate_fn=functools.partial(collate, pad_to=config.max_frames),
+        relaunch=(load_or_train_vqvae, (config, train_config, store, selection, profile)))
+
+
+@torch.no_grad()
+def training_codes(vq_run, store, indices, max_codes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(codes (N, max_codes) int64, code counts (N,)) of the clips' centre crops of max_codes x 4 frames."""
+    model = vq_run.model.eval()
+    stride = model.config.stride
+    ds = MotionDataset(store, indices, max_frames=max_codes * stride, crop="center", caption="first")
+    codes, counts = [], []
+    for a in range(0, len(ds), 256):
+        batch = collate([ds[k] for k in range(a, min(a + 256, len(ds)))], pad_to=max_codes * stride)
+        codes.append(model.encode(batch.features, batch.mask).cpu())
+        counts.append(batch.lengths // stride)
+    return torch.cat(codes), torch.cat(counts)
+
+
+@dataclass(frozen=True)
+class CodeKey:
+    """Which codes a GPT trained on (hashed into its run folder with the configs)."""
+
+    vqvae_run: str  # the tokenizer's run folder name
+    store: str  # the store's identity
+    selection: Any
+
+
+def load_or_train_gpt(config: t2m_gpt.T2MGPTConfig, train_config, vq_run, store, selection, profile: str, *,
+                      text_encoder=None) -> training.ModelRun:
+    """The GPT of these configs on the codes of `selection` under `vq_run`'s tokenizer."""
+    indices = store.select(selection)
+    key = CodeKey(Path(vq_run.run_dir).name, store.identity, selection)
+    model = t2m_gpt.build(config, train_config.seed, text_encoder)
+
+    def make_dataset():
+        codes, counts = training_codes(vq_run, store, indices, config.max_codes)
+        captions = [store.texts(int(i)) for i in indices]
+        model.text_encoder.encode(sorted({t for texts in captions for t in texts}))  # warm the cache
+        return generation.LatentDataset(codes, captions, counts, train_config.seed)
+
+    return training.run_by_config("t2m-gpt", model, config, train_config, profile, key, make_dataset, len(indices),
+                                  collate_fn=generation.collate_latents,
+                                  relaunch=(load_or_train_gpt, (config, train_config, vq_run, store, selection,
+                                                                profile)))
+
+
+def replace_steps(method_stages: tuple[Stage, ...], steps: int) -> tuple[Stage, ...]:
+    """The same stages trained `steps` steps each."""
+    return tuple(dataclasses.replace(s, train=dataclasses.replace(
+        s.train, max_steps=steps, checkpoint_every=min(s.train.checkpoint_every, steps),
+        log_every=max(1, steps // 6))) for s in method_stages)
