@@ -45,11 +45,8 @@ class ImportedStore:
     path: str
 
     def __post_init__(self):
-        from tenderlib.data.store import Store
-
         if not Path(self.path).is_absolute():
             raise ValueError(f"ImportedStore.path must be absolute, got {self.path!r} (use datasets.choose)")
-        Store(self.path)  # a clear error now (not a folder, no manifest, another format) rather than in a worker
 
     def __repr__(self) -> str:  # the path from the repository root where it lies inside it (no machine paths)
         from tenderlib.paths import relative_to_root
@@ -61,26 +58,28 @@ Data = Union[SyntheticConfig, ImportedStore]
 
 
 def choose(store_cfg: StoreConfig, synthetic_cfg: SyntheticConfig) -> Data:
-    """What a notebook reads: the imported store of `store_cfg.store`, else the synthetic dataset."""
+    """What a notebook reads: the imported store of `store_cfg.store`, else the synthetic dataset.
+    The store is opened (and checked) by open_store: the configs of a profile whose store is not on
+    this machine still build (notebook 03 reads notebook 02's and 04's)."""
     if not store_cfg.store.strip():
         return synthetic_cfg
     from tenderlib.paths import repo_root
 
     path = Path(store_cfg.store).expanduser()
-    if not path.is_absolute():
-        path = repo_root() / path
-    if not path.is_dir():
-        raise ValueError(f"store {store_cfg.store!r} is not a folder (relative paths are taken from the repository "
-                         f"root); build one with `tender data import ... --out PATH`")
-    return ImportedStore(str(path.resolve()))
+    return ImportedStore(str((path if path.is_absolute() else repo_root() / path).resolve()))
 
 
 def open_store(data: Data):
     """The Store of `data` (the synthetic one is generated and packed on first use)."""
     from tenderlib import synthetic
     from tenderlib.data.store import Store
+    from tenderlib.paths import relative_to_root
 
     if isinstance(data, ImportedStore):
+        if not Path(data.path).is_dir():
+            raise ValueError(f"store {relative_to_root(data.path)!r} is not a folder (the store parameter: relative "
+                             f"paths are taken from the repository root); build one with "
+                             f"`tender data import ... --out PATH`")
         return Store(data.path)
     if isinstance(data, SyntheticConfig):
         return synthetic.get_store(data)

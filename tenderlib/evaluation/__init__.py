@@ -98,11 +98,18 @@ def score_generated(model: MoLIP, captions: Sequence[str], features: torch.Tenso
                     config: metrics.MetricsConfig = metrics.MetricsConfig()) -> metrics.EvalResult:
     """Score N generated motions (features (N, T, K, 3), mask (N, T)) of `captions` (N) against the
     real reference (M, E). mm_features (P, G, T, K, 3) with mm_mask (P, G, T): G generations for
-    each of P texts, for MultiModality. Each set is scored R times (new groups and pairs)."""
-    if len(captions) != features.shape[0]:
-        raise ValueError(f"captions ({len(captions)}) must pair with the motions (features: {features.shape[0]})")
+    each of P texts, for MultiModality. Each set is scored R times (new groups and pairs).
+    features and mask may be lists of S sets generated anew for the same captions: replication r
+    scores set r % S, so the interval holds the sampling's variance as well as the draws'."""
+    sets = list(features) if isinstance(features, (list, tuple)) else [features]
+    masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    if len(sets) != len(masks) or any(len(captions) != f.shape[0] for f in sets):
+        raise ValueError(f"captions ({len(captions)}) must pair with the motions of every set "
+                         f"(features: {[f.shape[0] for f in sets]}, {len(masks)} masks)")
     text = embed_texts(model, captions)
-    motion = embed_motions(model, features, mask)
+    motions = [embed_motions(model, f, m) for f, m in zip(sets, masks)]  # S x (N, E)
+    motion = motions[0] if len(motions) == 1 else np.stack([motions[r % len(motions)]
+                                                            for r in range(config.replications)])
     mm = None
     if mm_features is not None:
         if mm_mask is None or mm_features.ndim != 5:

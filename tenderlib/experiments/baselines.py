@@ -250,3 +250,70 @@ def replace_steps(method_stages: tuple[Stage, ...], steps: int) -> tuple[Stage, 
     return tuple(dataclasses.replace(s, train=dataclasses.replace(
         s.train, max_steps=steps, checkpoint_every=min(s.train.checkpoint_every, steps),
         log_every=max(1, steps // 6))) for s in method_stages)
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 03's uses: training side by side, speed, the paper's ranking
+
+
+def train_task(task: tuple) -> str:
+    """(method, stages, data, selection, profile) -> the run folder of its last stage, trained or
+    loaded (tenderlib.parallel.map_runs runs several side by side; the notebook then loads them)."""
+    from tenderlib import datasets
+
+    method, method_stages, data, selection, profile = task
+    return str(fit(method, method_stages, datasets.open_store(data), selection, profile).run_dir)
+
+
+def untrained(method: str, method_stages: tuple[Stage, ...], max_frames: int, text_encoder, fps: float = 30.0):
+    """The pipeline of `method` with freshly initialised weights (what its size costs: parameters,
+    time per motion); every motion `max_frames` long."""
+    from tenderlib.models import denoiser
+    from tenderlib.models.pipeline import Tender
+
+    lengths = LengthSampler.fit([max_frames // 4 * 4], max_frames // 4 * 4)
+    if method == "mdm":
+        return mdm.MDMPipeline(mdm.build(method_stages[0].config, 0, text_encoder), lengths, fps)
+    if method == "t2m-gpt":
+        vq, gpt = (s.config for s in method_stages)
+        return t2m_gpt.T2MGPTPipeline(vqvae.build(vq), t2m_gpt.build(gpt, 0, text_encoder), lengths, fps)
+    vae_cfg, den_cfg = (s.config for s in method_stages)
+    return Tender(vae_runs.build(vae_cfg, 0), denoiser.build(den_cfg, 0, text_encoder), lengths, fps, method=method)
+
+
+def seconds_per_motion(pipe, captions: list[str], steps: int) -> float:
+    """AITS as MLD reports it: wall seconds to generate one motion, batch 1, averaged over `captions`
+    (each at the pipeline's longest length), after one untimed warm-up."""
+    n = pipe.max_length
+    pipe.generate(captions[:1], [n], generator=torch.Generator().manual_seed(0), steps=min(steps, 2))  # warm-up
+    t0 = time.perf_counter()
+    for k, caption in enumerate(captions):
+        pipe.generate([caption], [n], generator=torch.Generator().manual_seed(k), steps=steps, batch_size=1)
+    return (time.perf_counter() - t0) / len(captions)
+
+
+PAPER_RANKING = ("Tender", "MLD", "MDM", "T2M-GPT")  # the paper's order on R-Precision and FID (Table 2)
+
+
+def ranking_verdict(rows: dict[str, dict]) -> tuple[str, str]:
+    """(verdict, explanation) of the paper's claim Tender > MLD > MDM > T2M-GPT on R@3 (higher is
+    better) and FID (lower), from our rows {method: {'top3', 'top3_conf', 'fid', 'fid_conf'}}: "holds"
+    when both orders are ours, "holds within the intervals" when every pair our numbers put the other
+    way overlaps in its 95% intervals, else "does not hold" naming the pairs that are reversed."""
+    present = [m for m in PAPER_RANKING if m in rows]
+    reversed_pairs, overlapping = [], []
+    for key, better in (("top3", max), ("fid", min)):
+        for a, b in zip(present, present[1:]):  # the paper says a beats b
+            va, vb = rows[a][key], rows[b][key]
+            if better(va, vb) == va and va != vb:
+                continue
+            gap = abs(va - vb)
+            bucket = overlapping if gap <= rows[a][f"{key}_conf"] + rows[b][f"{key}_conf"] else reversed_pairs
+            bucket.append(f"{key}: {a} {va:.3f} vs {b} {vb:.3f}")
+    order = lambda key, better: " > ".join(sorted(present, key=lambda m: rows[m][key], reverse=better is max))  # noqa: E731
+    ours = f"ours by R@3: {order('top3', max)}; by FID: {order('fid', min)}"
+    if reversed_pairs:
+        return "does not hold", f"{ours}; reversed beyond the intervals: {'; '.join(reversed_pairs)}"
+    if overlapping:
+        return "holds within the intervals", f"{ours}; reversed but within the 95% intervals: {'; '.join(overlapping)}"
+    return "holds", ours

@@ -169,8 +169,28 @@ class TenderExperimentConfig:
     mm_repeats: int = 5  # ... generated this many times each
     num_examples: int = 3  # captions in the figure of generated motions
     torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
+    baseline_methods: tuple[str, ...] = ("t2m-gpt", "mdm", "mld")  # Table 2's other methods (experiments.baselines)
+    baseline_size: str = "smoke"  # their size: smoke | default | paper (baselines.SIZES)
+    baseline_steps: int = 0  # training steps of each baseline stage; 0 = the main run's max_steps
+    mdm_steps: int = 50  # DDIM steps MDM is scored with (its own sampler, 1000 ancestral steps, is timed)
+    sample_sets: int = 1  # Table 2: the test captions generated this many times anew (intervals with sampling)
+    speed_motions: int = 2  # the speed table: motions timed per method (batch 1)
+    speed_paper_size: bool = False  # the speed table also times each method at its published size
 
     def __post_init__(self):
+        from tenderlib.experiments.baselines import BASELINES, SIZES
+
+        object.__setattr__(self, "baseline_methods", tuple(self.baseline_methods))
+        bad = [b for b in self.baseline_methods if b not in BASELINES]
+        if bad:
+            raise ValueError(f"baseline_methods must be among {BASELINES}, got {bad}")
+        if self.baseline_size not in SIZES:
+            raise ValueError(f"baseline_size must be one of {SIZES}, got {self.baseline_size!r}")
+        if not (isinstance(self.baseline_steps, int) and self.baseline_steps >= 0):
+            raise ValueError(f"baseline_steps must be an int >= 0 (0: max_steps), got {self.baseline_steps!r}")
+        for name in ("mdm_steps", "sample_sets", "speed_motions"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
 
         if self.subset not in ("D1", "D2", "D3"):
             raise ValueError(f"subset must be one of ('D1', 'D2', 'D3'), got {self.subset!r}")
@@ -269,24 +289,29 @@ def lengths_for(pipe, lengths: list[int]) -> list[int]:
     return [max(m, n // m * m) for n in lengths]
 
 
-def score(pipe: Tender, molip_model, store, indices, metrics_config, reference: np.ndarray, *, steps: int = 50,
+def score(pipe, molip_model, store, indices, metrics_config, reference: np.ndarray, *, steps: int = 50,
           eta: float = 0.0, guidance_scale: float | None = None, mm_texts: int = 8, mm_repeats: int = 5,
-          seed: int = 0, batch_size: int = 64):
-    """Generate for the test clips `indices` (their first caption and length) and score with MoLIP
-    against `reference` (tenderlib.evaluation.real_reference); MultiModality from the first
-    mm_texts captions generated mm_repeats times. Returns a tenderlib.evaluation.metrics.EvalResult."""
-
+          seed: int = 0, batch_size: int = 64, sample_sets: int = 1):
+    """Generate for the test clips `indices` (their first caption and the nearest length the method
+    makes) and score with MoLIP against `reference` (tenderlib.evaluation.real_reference);
+    MultiModality from the first mm_texts captions generated mm_repeats times. sample_sets > 1:
+    the test captions generated that many times anew, replication r scoring set r % sample_sets
+    (intervals that hold the sampling's variance). pipe: any tenderlib.models.pipeline.MotionPipeline.
+    Returns Scores (the EvalResult and the movement of the first set)."""
+    if not (isinstance(sample_sets, int) and sample_sets >= 1):
+        raise ValueError(f"sample_sets must be an int >= 1, got {sample_sets!r}")
     captions, lengths = prompts_for(store, indices, pipe.max_length)
     lengths = lengths_for(pipe, lengths)
     g = torch.Generator().manual_seed(seed)
     kw = dict(steps=steps, eta=eta, guidance_scale=guidance_scale, batch_size=batch_size)
-    gen = pipe.generate(captions, lengths, generator=g, **kw)
+    gens = [pipe.generate(captions, lengths, generator=g, **kw) for _ in range(sample_sets)]
+    gen = gens[0]
     P = min(mm_texts, len(captions))
     mm = pipe.generate([c for c in captions[:P] for _ in range(mm_repeats)],
                        [n for n in lengths[:P] for _ in range(mm_repeats)], generator=g, **kw)
     mm_features, mm_mask = mm.grouped(mm_repeats)
-    result = evaluation.score_generated(molip_model, captions, gen.features, gen.mask, reference, mm_features,
-                                        mm_mask, metrics_config)
+    result = evaluation.score_generated(molip_model, captions, [x.features for x in gens], [x.mask for x in gens],
+                                        reference, mm_features, mm_mask, metrics_config)
     return Scores(result, generated_movement(gen, mm, store, indices, pipe.max_length))
 
 
@@ -357,6 +382,7 @@ class TableRun:
     mm_texts: int = 8
     mm_repeats: int = 5
     seed: int = 0
+    sample_sets: int = 1
 
 
 SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scored>.json
@@ -389,7 +415,7 @@ def table_row(run: TableRun) -> dict:
         test = store.select(run.test_selection)
         reference = evaluation.real_reference(evaluator, store, test)
         res = score(fitted.pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
-                    mm_texts=run.mm_texts, mm_repeats=run.mm_repeats, seed=run.seed)
+                    mm_texts=run.mm_texts, mm_repeats=run.mm_repeats, seed=run.seed, sample_sets=run.sample_sets)
         row = {"train_clips": fitted.train_clips, "parameters": count_parameters(fitted.pipe.denoiser),
                **result_row(res)}
         path.parent.mkdir(parents=True, exist_ok=True)

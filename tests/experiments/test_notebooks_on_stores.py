@@ -41,7 +41,7 @@ PARAMS = {
     "03_diffusion": dict(dim=32, num_layers=1, ff_dim=32, max_steps=12, batch_size=8, steps=4, replications=2, group_size=8,
                          mm_pairs=2, mm_texts=2, mm_repeats=2, data_fracs=[0.5, 1.0], scaling_layers=[1],
                          conditionings=["concat", "add"], ablation_steps=4, guidance_scales=[0.0, 7.5],
-                         num_examples=1),
+                         num_examples=1, baseline_steps=4, mdm_steps=4, sample_sets=1, speed_motions=1),
 }
 ORDER = ("01_data_exploration", "02_vae", "04_molip", "03_diffusion")  # 03 uses the VAE of 02 and the MoLIP of 04
 
@@ -137,11 +137,16 @@ def test_imported_stores_hold_what_the_subsets_need(stores):
 
 
 def test_store_parameter_is_checked(tmp_path):
+    def opened(path):
+        return datasets.open_store(datasets.choose(datasets.StoreConfig(store=str(path)), datasets.SyntheticConfig()))
+
     with pytest.raises(ValueError, match="is not a folder"):
-        datasets.choose(datasets.StoreConfig(store=str(tmp_path / "nowhere")), datasets.SyntheticConfig())
+        opened(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no manifest.json"):
-        datasets.choose(datasets.StoreConfig(store=str(tmp_path / "empty")), datasets.SyntheticConfig())
+        opened(tmp_path / "empty")
+    with pytest.raises(ValueError, match="store must be a path"):
+        datasets.StoreConfig(store=3)
 
 
 @pytest.mark.parametrize("kind", ["release", "mocap"])
@@ -160,12 +165,15 @@ def test_notebooks_run_on_an_imported_store(kind, stores, root, tmp_path, monkey
     runs = sorted(p.name for p in (tmp_path / "outputs" / PROFILE / "checkpoints").iterdir())
     assert any(r.startswith("vae-") for r in runs) and any(r.startswith("molip-") for r in runs)
     assert any(r.startswith("tender-") for r in runs)
+    assert {m for m in ("mdm-", "mld-", "vqvae-", "t2m-gpt-") if any(r.startswith(m) for r in runs)} == \
+        {"mdm-", "mld-", "vqvae-", "t2m-gpt-"}  # the baselines of Table 2 trained on the store too
     assert not (tmp_path / "outputs" / "cache" / "stores").exists()  # no synthetic store was generated
     tables = sorted(p.name for p in (tmp_path / "outputs" / PROFILE / "tables").iterdir())
     assert tables, "the notebooks wrote no table"
     # the published pipeline gives confidence only where the store's training clips annotate
-    (pipe,) = [json.loads(p.read_text()) for p in (tmp_path / "outputs" / PROFILE / "checkpoints").glob("tender-*/pipeline.json")]
-    assert set(pipe["annotated"]) == ({"body", "foot"} if kind == "mocap" else set(REGIONS))
+    published = [json.loads(p.read_text()) for p in (tmp_path / "outputs" / PROFILE / "checkpoints").glob("*/pipeline.json")]
+    assert sorted(b["method"] for b in published) == ["mdm", "mld", "t2m-gpt", "tender"]
+    assert all(set(b["annotated"]) == ({"body", "foot"} if kind == "mocap" else set(REGIONS)) for b in published)
     # every run says it trained on this store (data.json: the store's identity and the clips)
     for r in runs:
         assert store.identity in (tmp_path / "outputs" / PROFILE / "checkpoints" / r / "data.json").read_text(), r
