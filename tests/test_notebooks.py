@@ -78,3 +78,14 @@ def test_notebook_stops_on_bad_parameters(tmp_path, path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError) as err:
         notebooks.execute_notebook(path, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_nbval_markers_are_ones_nbval_reads(path):
+    """nbval reads a marker only when the comment is the marker alone (`# NBVAL_IGNORE_OUTPUT`): with
+    words after it the cell's output would be compared after all, and fail on another machine."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        for line in cell.source.splitlines():
+            words = line.strip().lstrip("#").split()
+            if line.strip().startswith("#") and words and words[0].startswith("NBVAL_") and words[0] != "NBVAL_TOLERANCE":
+                assert len(words) == 1, f"{path.name}: {line.strip()!r} is not read by nbval (put the words on their own line)"
