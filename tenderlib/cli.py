@@ -248,9 +248,8 @@ def _train(args) -> int:
     """The main run of notebook 02 (vae), 04 (molip) or 03 (tender), as the notebook trains it, under
     the profile's parameters (its parameters cell, params/<profile>/<notebook>.yaml, then -p)."""
     import dataclasses
-    import os
 
-    from tenderlib import datasets, params
+    from tenderlib import datasets, distributed, params
     from tenderlib.data.selection import selection
     from tenderlib.experiments import generation, molip_runs, vae_runs
 
@@ -273,7 +272,7 @@ def _train(args) -> int:
         result = generation.fit_pipeline(vae_run, s.denoiser, s.train, store,
                                          dataclasses.replace(vae_sel, data_frac=s.study.data_frac), s.run.profile,
                                          text_encoder=evaluator.text_encoder)
-    if os.environ.get("RANK", "0") == "0":
+    if distributed.is_main():
         print(f"{'trained' if result.trained_now else 'loaded'}: {result.run_dir} ({result.step} steps, "
               f"{result.seconds:.0f} s)")
     return 0

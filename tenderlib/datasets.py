@@ -85,7 +85,3 @@ def open_store(data: Data):
         return synthetic.get_store(data)
     raise TypeError(f"data must be a SyntheticConfig or an ImportedStore (datasets.choose), got {type(data).__name__}")
 
-
-def describe(data: Data) -> str:
-    """One line for a notebook's printout (no absolute path of this machine)."""
-    return repr(data)

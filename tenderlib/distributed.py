@@ -2,6 +2,7 @@
 
     distributed.launch(vae_runs.load_or_train, (config, train_cfg, store, selection, profile), num_processes=4)
     distributed.is_rank()     # True inside a torchrun process (WORLD_SIZE is set)
+    distributed.is_main()     # True outside torchrun and on its rank 0 (who publishes)
 
 A run is named by its TrainConfig, `num_processes` included (N processes of batch_size clips train
 one run, tenderlib.training). A notebook asks for its runs by config as always; when
@@ -50,6 +51,11 @@ _TAIL = 4000  # characters of a failed launch's output quoted in the error
 def is_rank() -> bool:
     """Whether this process is one of a torchrun group (torchrun sets WORLD_SIZE for each process)."""
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def is_main() -> bool:
+    """Whether this process writes what a run publishes: not a torchrun process, or its rank 0."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def launch(fn: Callable, args: tuple, num_processes: int, label: str = "run", timeout: float | None = None) -> None:

@@ -21,9 +21,7 @@ width of the default profile's Tender, on 96-frame crops), "paper" (each method'
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tenderlib import checkpoints, training
+from tenderlib import checkpoints, distributed, training
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.experiments import generation, vae_runs
 from tenderlib.models import mdm, t2m_gpt, vqvae
@@ -158,7 +156,7 @@ def fit(method: str, method_stages: tuple[Stage, ...], store, selection, profile
         lengths = LengthSampler.fit(np.minimum(store.index.length[indices], longest) // stride * stride, longest)
         pipe = t2m_gpt.T2MGPTPipeline(vq_run.model, gpt_run.model, lengths, fps, annotated)
         runs, first_stage = [vq_run, gpt_run], checkpoints.latest_checkpoint(vq_run.run_dir)
-    if publish and os.environ.get("RANK", "0") == "0":
+    if publish and distributed.is_main():
         pipe.save(runs[-1].run_dir, first_stage)
     return Fitted(pipe, runs, time.perf_counter() - t0)
 
@@ -243,13 +241,6 @@ def load_or_train_gpt(config: t2m_gpt.T2MGPTConfig, train_config, vq_run, store,
                                   collate_fn=generation.collate_latents,
                                   relaunch=(load_or_train_gpt, (config, train_config, vq_run, store, selection,
                                                                 profile)))
-
-
-def replace_steps(method_stages: tuple[Stage, ...], steps: int) -> tuple[Stage, ...]:
-    """The same stages trained `steps` steps each."""
-    return tuple(dataclasses.replace(s, train=dataclasses.replace(
-        s.train, max_steps=steps, checkpoint_every=min(s.train.checkpoint_every, steps),
-        log_every=max(1, steps // 6))) for s in method_stages)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from tenderlib import checkpoints, datasets, evaluation, params, paths, synthetic, training
+from tenderlib import checkpoints, datasets, distributed, evaluation, params, paths, synthetic, training
 from tenderlib.data.dataset import MotionDataset, collate
 from tenderlib.evaluation import movement
 from tenderlib.evaluation.metrics import MetricsConfig
@@ -263,7 +262,7 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     fps = float(np.median(store.index.fps[indices]))
     pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices), method)
     vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
-    if publish and vae_ckpt is not None and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 writes
+    if publish and vae_ckpt is not None and distributed.is_main():
         pipe.save(run.run_dir, vae_ckpt)
     return TenderRun(pipe, run.run_dir, run.trained_now, run.step, time.perf_counter() - t0, run.history, len(data))
 

@@ -35,7 +35,7 @@ from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_WIDTH, int_in, need
 from tenderlib.data.motion import NUM_KEYPOINTS
 from tenderlib.models.losses import channel_weights
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
-from tenderlib.models.pipeline import LengthSampler, MotionPipeline
+from tenderlib.models.pipeline import LengthSampler, MotionPipeline, guidance
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
 from tenderlib.models.text import (KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, attach_text_encoder,
                                    generator_text_config)
@@ -203,11 +203,7 @@ class MDMPipeline(MotionPipeline):
 
     def sample_features(self, captions, lengths, frames, generator, steps, eta, guidance_scale):
         model, sched = self.model, self.model.scheduler
-        scale = model.config.guidance_scale if guidance_scale is None else float(guidance_scale)
-        if not (math.isfinite(scale) and scale >= 0):
-            raise ValueError(f"guidance_scale must be >= 0 and finite, got {guidance_scale!r}")
-        if not (math.isfinite(eta) and eta >= 0):
-            raise ValueError(f"eta must be >= 0 and finite, got {eta!r}")
+        scale = guidance(model.config.guidance_scale, guidance_scale, eta)
         device = model.data_mean.device
         B = len(captions)
         mask = frame_mask(lengths, frames).to(device)  # (B, T)

@@ -140,6 +140,17 @@ class Generation:
                 self.mask.reshape(B // repeats, repeats, -1))
 
 
+def guidance(default: float, guidance_scale: float | None, eta: float) -> float:
+    """The guidance scale a sampler uses (`default`, the model's, when None), with eta, checked:
+    both >= 0 and finite (ValueError naming them)."""
+    if not (math.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta must be >= 0 and finite, got {eta!r}")
+    scale = default if guidance_scale is None else float(guidance_scale)
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"guidance_scale must be >= 0 and finite, got {guidance_scale!r}")
+    return scale
+
+
 def check_captions(captions) -> list[str]:
     if isinstance(captions, str):
         raise ValueError(f"captions must be a list of captions, not a single string; wrap it: [{captions!r}]")
@@ -279,11 +290,7 @@ class Tender(MotionPipeline):
                        eta: float = 0.0, guidance_scale: float | None = None) -> torch.Tensor:
         """(B, n, d) VAE latents for B captions: DDIM from noise with classifier-free guidance."""
         model, sched = self.denoiser, self.denoiser.scheduler
-        if not (math.isfinite(eta) and eta >= 0):
-            raise ValueError(f"eta must be >= 0 and finite, got {eta!r}")
-        scale = model.config.guidance_scale if guidance_scale is None else float(guidance_scale)
-        if not (math.isfinite(scale) and scale >= 0):
-            raise ValueError(f"guidance_scale must be >= 0 and finite, got {guidance_scale!r}")
+        scale = guidance(model.config.guidance_scale, guidance_scale, eta)
         timesteps = sched.set_timesteps(steps)
         device = model.latent_mean.device
         B, c = len(captions), model.config
