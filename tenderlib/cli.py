@@ -10,9 +10,13 @@
                                                                     02 / 04 / 03 with that profile's parameters;
                                                                     under torchrun on several processes (DDP)
 
-    tender generate "a person waves with the right hand" --seconds 3 --out wave
+    tender generate "a person waves with the right hand" --seconds 3 --out wave [--pose-video]
                                                                     text to motion: wave.json (RTMPose/MMPose
                                                                     layout) + wave.txt, wave.npz, wave.gif
+                                                                    (and the pose video wave_pose.mp4)
+    tender render wave.npz --pose-video wave.mp4 [--pose-frames DIR] [--motionbert wave_mb.npz]
+                                                                    a motion file as DWPose/ControlNet pose maps
+                                                                    (MP4, PNGs) or MotionBERT's 2D input
 
 A user error (a bad argument, a missing or untrustworthy file, an output path that cannot be
 written) is one line on stderr, `tender: error: <what is wrong>`, with exit code 2 (argparse's
@@ -71,6 +75,18 @@ def output_path(text: str) -> str:
     if parent.exists() and not parent.is_dir():
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(parent)!r} is a file, not a folder")
     return text
+
+
+def pose_size(text: str) -> tuple[int, int]:
+    """WxH in pixels, e.g. 512x768: even, 8 to posemap.MAX_SIDE (an H.264 video in yuv420p needs even sizes)."""
+    from tenderlib.posemap import PoseMapConfig
+
+    w, sep, h = text.lower().partition("x")
+    try:
+        return PoseMapConfig(width=int(w), height=int(h)).size
+    except ValueError as e:
+        numbers = sep and w.strip().isdigit() and h.strip().isdigit()
+        raise argparse.ArgumentTypeError(str(e) if numbers else f"must be WxH in pixels, e.g. 512x768, got {text!r}") from None
 
 
 def torch_device(text: str) -> str:
@@ -222,9 +238,39 @@ def _generate(args) -> int:
     out = pipe.generate(args.captions, lengths, generator=torch.Generator().manual_seed(args.seed), steps=args.steps,
                         eta=args.eta, guidance_scale=args.guidance, image_size=tuple(args.image_size))
     stems = [Path(args.out)] if len(out) == 1 else [Path(f"{args.out}_{i}") for i in range(len(out))]
+    pose = _pose_config(args) if args.pose_video else None
     for i, stem in enumerate(stems):
-        for path in export.write_outputs(out, i, stem):
+        for path in export.write_outputs(out, i, stem, pose=pose):
             print(path)
+    return 0
+
+
+def _pose_config(args):
+    from tenderlib.posemap import PoseMapConfig
+
+    return PoseMapConfig(width=args.pose_size[0], height=args.pose_size[1], placement=args.placement)
+
+
+def _render(args) -> int:
+    from tenderlib import export, posemap
+
+    if not (args.pose_video or args.pose_frames or args.motionbert):
+        raise ValueError("nothing to write: give --pose-video OUT.mp4, --pose-frames DIR and/or --motionbert OUT.npz")
+    for path in (args.pose_video, args.motionbert):
+        if path:
+            posemap.writable_file(path)  # before anything is read or written
+    motion = export.read_motion(args.input, fps=args.fps, image_size=args.image_size)
+    cfg = _pose_config(args)
+    if args.pose_video:
+        written = export.write_pose_video(motion, args.pose_video, cfg, frames_dir=args.pose_frames)
+        if args.pose_frames:
+            print(f"{args.pose_frames} ({len(written) - 1} frames)")
+        print(written[-1])
+    elif args.pose_frames:
+        frames = posemap.write_png_sequence(posemap.iter_pose_maps(motion, cfg), args.pose_frames)
+        print(f"{args.pose_frames} ({len(frames)} frames)")
+    if args.motionbert:
+        print(export.write_motionbert(motion, args.motionbert))
     return 0
 
 
@@ -247,8 +293,6 @@ def parameter(text: str) -> tuple[str, object]:
 def _train(args) -> int:
     """The main run of notebook 02 (vae), 04 (molip) or 03 (tender), as the notebook trains it, under
     the profile's parameters (its parameters cell, params/<profile>/<notebook>.yaml, then -p)."""
-    import dataclasses
-
     from tenderlib import datasets, distributed, params
     from tenderlib.data.selection import selection
     from tenderlib.experiments import generation, molip_runs, vae_runs
@@ -264,14 +308,7 @@ def _train(args) -> int:
         run, data, model_cfg, train_cfg, _, study = configs(values, before)
         result = load(model_cfg, train_cfg, datasets.open_store(data), selection(study.subset, "train"), run.profile)
     else:
-        s = generation.configs(values, before)
-        store = datasets.open_store(s.data)
-        vae_sel = selection(s.study.subset, "train")
-        vae_run = vae_runs.load_or_train(s.vae, s.vae_train, store, vae_sel, s.run.profile)
-        evaluator = molip_runs.load_or_train_molip(s.molip, s.molip_train, store, vae_sel, s.run.profile).model
-        result = generation.fit_pipeline(vae_run, s.denoiser, s.train, store,
-                                         dataclasses.replace(vae_sel, data_frac=s.study.data_frac), s.run.profile,
-                                         text_encoder=evaluator.text_encoder)
+        result = generation.main_models(generation.configs(values, before))[0]
     if distributed.is_main():
         print(f"{'trained' if result.trained_now else 'loaded'}: {result.run_dir} ({result.step} steps, "
               f"{result.seconds:.0f} s)")
@@ -380,8 +417,39 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", type=torch_device, default="cpu",
                    help="torch device: cpu, cuda, cuda:<n> or mps (default: cpu)")
     g.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0, help="torch CPU threads (0 = torch's default)")
+    g.add_argument("--pose-video", action="store_true",
+                   help="also write OUT_pose.mp4: DWPose/ControlNet pose maps (the input of pose-guided video "
+                        "models) at the model's frame rate, H.264")
+    _pose_options(g)
     g.set_defaults(func=_generate)
+
+    r = sub.add_parser(
+        "render", help="a motion file as a pose video for pose-guided video models, or as MotionBERT input",
+        description="Read a motion file that `tender generate` writes (OUT.npz, or OUT.json in the RTMPose/MMPose "
+                    "layout, with OUT.txt as its caption if present) and write: --pose-video, an H.264 MP4 "
+                    "(yuv420p) of DWPose/ControlNet OpenPose-style pose maps (black canvas, OpenPose-18 body, "
+                    "DWPose hands and face dots, no feet), the input of ControlNet-openpose, AnimateAnyone and "
+                    "UniAnimate (MimicMotion draws a variant); --pose-frames, the same maps as DIR/frame_00000.png, ...; "
+                    "--motionbert, MotionBERT's 2D input (H36M-17 x, y, confidence in [-1, 1], windows of up "
+                    "to 243 frames) as an .npz with the crop box (see tenderlib/export.py).")
+    r.add_argument("input", help="a motion file: .npz (keypoints, confidence, fps, image_size) or mmpose .json")
+    r.add_argument("--pose-video", type=output_path, metavar="OUT.mp4", help="pose-map video to write")
+    r.add_argument("--pose-frames", type=output_path, metavar="DIR", help="folder for one pose-map PNG a frame")
+    r.add_argument("--motionbert", type=output_path, metavar="OUT.npz", help="MotionBERT input to write")
+    _pose_options(r)
+    r.add_argument("--fps", type=positive_float, help="frame rate of the video (default: the file's; .json: 30)")
+    r.add_argument("--image-size", type=int_in(1, MAX_IMAGE_SIZE), nargs=2, metavar=("W", "H"),
+                   help="source frame of the keypoints (default: the file's; .json: estimated from the keypoints)")
+    r.set_defaults(func=_render)
     return p
+
+
+def _pose_options(parser) -> None:
+    parser.add_argument("--pose-size", type=pose_size, default=(512, 768), metavar="WxH",
+                        help="pose-map size in pixels, even (default: 512x768)")
+    parser.add_argument("--placement", choices=("fit", "image"), default="fit",
+                        help="fit: the person's box over the whole clip fills the pose map less a 10%% margin "
+                             "(default); image: the source frame, scaled and centred")
 
 
 def main(argv: list[str] | None = None) -> int:

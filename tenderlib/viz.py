@@ -12,6 +12,8 @@ Two drawing paths, one look:
   points) plus the feet, which DWPose leaves out (`feet=False` leaves them out too). Hand and
   face dots keep DWPose's sizes unless the part is small in the frame, where they shrink so
   that fingers stay readable. style="mmpose" uses the mmpose colours with face contours.
+  `tenderlib.posemap` draws the same OpenPose style for pose-guided video models, at DWPose's
+  literal pixel sizes and without the feet.
 
 A keypoint is visible when its confidence is > `threshold` (0.3 in DWPose and in the paper's
 quality rule); links touching a hidden keypoint are not drawn. Pixels: x right, y down.
@@ -22,7 +24,7 @@ import io
 import logging
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,9 +223,14 @@ def _ellipses(a: np.ndarray, b: np.ndarray, half_width: float) -> np.ndarray:
     return np.stack([x, y], axis=-1)
 
 
-def _openpose_layers(p, vis, side, pal, feet) -> list[_Layer]:
-    """DWPose/ControlNet pose map; p (T, 133, 2) canvas pixels, vis (T, 133)."""
-    s = side / _REF_SIDE
+def _openpose_layers(p, vis, side, pal, feet, literal=False) -> list[_Layer]:
+    """DWPose/ControlNet pose map; p (T, 133, 2) canvas pixels, vis (T, 133).
+
+    Stroke sizes are DWPose's pixels scaled by side / 512 with hand and face dots shrunk where
+    the part is small (`render_frame`, `animate`), or DWPose's literal pixels with its drawing
+    order, each hand's edges then its points (literal=True, `tenderlib.posemap`).
+    """
+    s = 1.0 if literal else side / _REF_SIDE
     stick, joint_r = max(1.0, 4.0 * s), max(1.5, 4.0 * s)
     kp18, vis18 = sk.coco_to_openpose18(p, vis.astype(np.float64))  # (T, 18, 2), (T, 18)
     vis18 = vis18 > 0.5  # the neck is visible iff both shoulders are
@@ -239,24 +246,29 @@ def _openpose_layers(p, vis, side, pal, feet) -> list[_Layer]:
                              vis[:, fl].all(-1), pal.index(np.round(fc * _LIMB_DIM))))
         layers.append(_layer("dot", _dots(p[:, fl[:, 1]], joint_r * 0.7), vis[:, fl[:, 1]], pal.index(fc)))
     layers.append(_layer("dot", _dots(kp18, joint_r), vis18, pal.index(sk.OPENPOSE18_COLORS)))
-    hand_links = np.concatenate([sk.HAND_LINKS["left_hand"], sk.HAND_LINKS["right_hand"]])  # (40, 2)
-    rainbow = np.concatenate([_hand_rainbow()] * 2)
-    layers.append(_layer("line", _segments(p, hand_links), vis[:, hand_links].all(-1), pal.index(rainbow),
-                         width=max(1, round(2 * s))))
+    rainbow = pal.index(_hand_rainbow())
+    hands = [_layer("line", _segments(p, sk.HAND_LINKS[h]), vis[:, sk.HAND_LINKS[h]].all(-1), rainbow,
+                    width=max(1, round(2 * s))) for h in ("left_hand", "right_hand")]
     colors = np.where(sk.REGION_IDS[:, None] == sk.REGION_NAMES.index("face"), 255, [0, 0, 255])  # (133, 3)
-    return layers + _part_dots(p, vis, s, pal, colors)
+    left, right, face = _part_dots(p, vis, s, pal, colors, shrink=not literal)
+    if literal:  # DWPose: left hand (edges, points), right hand (edges, points), face
+        return layers + [hands[0], left, hands[1], right, face]
+    return layers + hands + [left, right, face]
 
 
 # DWPose's dot radius at 512 px, and its cap as a fraction of the part's size in the frame
 _PART_DOTS = (("left_hand", 4.0, 0.04), ("right_hand", 4.0, 0.04), ("face", 3.0, 0.025))
 
 
-def _part_dots(p, vis, s, pal, colors) -> list[_Layer]:
-    """Hand and face dots, shrunk where the part is small so that fingers stay readable."""
+def _part_dots(p, vis, s, pal, colors, shrink=True) -> list[_Layer]:
+    """Hand and face dots (radius DWPose's x s), shrunk where the part is small so that fingers
+    stay readable unless shrink=False."""
     layers = []
     for region, r_ref, frac in _PART_DOTS:
         idx = np.arange(sk.NUM_KEYPOINTS)[sk.REGIONS[region]]
-        r = np.minimum(frac * _extent(p[:, idx], vis[:, idx]), r_ref * s)  # (T,)
+        r = np.full(p.shape[0], r_ref * s)  # (T,)
+        if shrink:
+            r = np.minimum(frac * _extent(p[:, idx], vis[:, idx]), r)
         layers.append(_layer("dot", _dots(p[:, idx], r[:, None, None]), vis[:, idx], pal.index(colors[idx])))
     return layers
 
@@ -287,8 +299,12 @@ def _mmpose_layers(p, vis, side, pal) -> list[_Layer]:
 
 def _draw_frames(layers: list[_Layer], num_frames: int, size, pal: _Palette) -> list[Image.Image]:
     """Issue the PIL draw calls; one "P" image per frame."""
+    return list(_iter_frames(layers, num_frames, size, pal))
+
+
+def _iter_frames(layers: list[_Layer], num_frames: int, size, pal: _Palette) -> Iterator[Image.Image]:
+    """`_draw_frames` one frame at a time (a long clip at video size need not be held in memory)."""
     flat = pal.flat()
-    frames = []
     for t in range(num_frames):
         im = Image.new("P", size, 0)
         im.putpalette(flat)
@@ -306,16 +322,21 @@ def _draw_frames(layers: list[_Layer], num_frames: int, size, pal: _Palette) -> 
                     draw.point(((g[0] + g[2]) / 2, (g[1] + g[3]) / 2), fill=c)
                 else:
                     draw.ellipse(g, fill=c)
-        frames.append(im)
-    return frames
+        yield im
+
+
+def _style_layers(kp, vis, size, style, pal, feet=True, literal=False) -> list[_Layer]:
+    """kp (T, 133, 2) canvas pixels, vis (T, 133) -> the drawing layers of `style`."""
+    _check_choice("style", style, STYLES)
+    side = min(size)
+    if style == "openpose":
+        return _openpose_layers(kp, vis, side, pal, feet, literal)
+    return _mmpose_layers(kp, vis, side, pal)
 
 
 def _render_clip(kp, vis, size, style, pal, feet=True) -> list[Image.Image]:
     """kp (T, 133, 2) canvas pixels, vis (T, 133) -> T palette images of `size`."""
-    _check_choice("style", style, STYLES)
-    side = min(size)
-    layers = _openpose_layers(kp, vis, side, pal, feet) if style == "openpose" else _mmpose_layers(kp, vis, side, pal)
-    return _draw_frames(layers, kp.shape[0], size, pal)
+    return _draw_frames(_style_layers(kp, vis, size, style, pal, feet), kp.shape[0], size, pal)
 
 
 def render_frame(keypoints, confidence=None, size=(512, 512), threshold: float = 0.3,
@@ -404,11 +425,17 @@ def _check_fps(fps, clip_fps) -> float:
     return fps
 
 
-def _cell_frames(clip: _Clip, size, fit, threshold, margin, style, pal, feet) -> list[Image.Image]:
+def _clip_layers(clip: _Clip, size, fit, threshold, margin, style, pal, feet, literal=False) -> list[_Layer]:
+    """A whole clip placed in a canvas of `size` (one transform for all frames) -> drawing layers."""
     vis = _visible(clip.keypoints, clip.confidence, threshold)  # (T, 133)
     scale, offset = _fit_transform(clip.keypoints, vis, size, fit, clip.image_size, margin)
     kp = clip.keypoints * scale + offset  # (T, 133, 2) canvas pixels
-    return _render_clip(np.where(vis[..., None], kp, 0.0), vis, size, style, pal, feet)
+    return _style_layers(np.where(vis[..., None], kp, 0.0), vis, size, style, pal, feet, literal)
+
+
+def _cell_frames(clip: _Clip, size, fit, threshold, margin, style, pal, feet) -> list[Image.Image]:
+    layers = _clip_layers(clip, size, fit, threshold, margin, style, pal, feet)
+    return _draw_frames(layers, clip.keypoints.shape[0], size, pal)
 
 
 # ---- Animations ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import torch
 
 from fakes import WordEncoder
 from test_cli import fails
-from tenderlib import checkpoints, cli, training
+from tenderlib import checkpoints, cli, posemap, training
 from tenderlib.experiments import generation
 from tenderlib.models import pipeline
 from tenderlib.experiments import vae_runs
@@ -76,6 +76,16 @@ def test_generate_writes_json_npz_gif(trained_run, tender_root, capsys):
     np.testing.assert_array_equal(np.load(again.with_suffix(".npz"))["keypoints"], npz["keypoints"])
 
 
+def test_generate_pose_video(trained_run, tender_root, capsys):
+    out = tender_root / "gen" / "wave"
+    assert cli.main(["generate", CAPTION, "--seconds", "1.5", "--out", str(out), "--steps", "2", "--pose-video",
+                     "--pose-size", "64x96"]) == 0
+    printed = [Path(p).name for p in capsys.readouterr().out.split()]
+    assert printed == ["wave.json", "wave.txt", "wave.npz", "wave.gif", "wave_pose.mp4"]
+    frames, fps = posemap.read_mp4(out.parent / "wave_pose.mp4")
+    assert frames.shape == (15, 96, 64, 3) and fps == pytest.approx(10.0)  # 1.5 s at the model's 10 fps
+
+
 def test_several_captions_and_drawn_lengths(trained_run, tender_root, capsys):
     out = tender_root / "many"
     assert cli.main(["generate", CAPTION, "someone jumps", "--out", str(out), "--steps", "2"]) == 0
@@ -108,6 +118,7 @@ def test_bad_arguments(trained_run, tender_root, capsys, args, message):
     (["--threads", "-1"], "argument --threads: must be an int in [0, 1024], got '-1'"),
     (["--seed", "-1"], "argument --seed: must be an int in [0, 9223372036854775807], got '-1'"),
     (["--image-size", "100000", "512"], "argument --image-size: must be an int in [1, 16384], got '100000'"),
+    (["--pose-video", "--pose-size", "64x95"], "argument --pose-size: height must be an even int in [8, 8192]"),
     (["--out", ""], "argument --out: must be a path ending in a name, got ''"),
     (["--out", "{file}/wave"], "argument --out: cannot write '{file}/wave': '{file}' is a file, not a folder"),
     (["--out", "{file}/a/b/wave"], "'{file}' is a file, not a folder"),

@@ -162,3 +162,39 @@ def _like(ref, x):
         return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x,
                                dtype=ref.dtype, device=ref.device)
     return np.asarray(x, dtype=np.result_type(ref.dtype, np.float32))
+
+
+# --------------------------------------------------------------------------------------------
+# MotionBERT's in-the-wild normalisation (its `crop_scale`), for 2D -> 3D lifting and its export
+
+MIN_CROP_POINTS = 4  # fewer detected points in a clip: no crop, the input is all zeros (as MotionBERT)
+
+
+def crop_box(xy, conf, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The square crop of `crop_scale`: centre (..., 2) and side (...) pixels of the box around the
+    points with confidence > 0 over the T frames, made square (side max(w, h) x scale); side 0 when
+    fewer than MIN_CROP_POINTS points are detected. xy (..., T, J, 2), conf (..., T, J)."""
+    xy, conf = np.asarray(xy, dtype=np.float64), np.asarray(conf, dtype=np.float64)
+    if xy.ndim < 3 or xy.shape[-1] != 2 or conf.shape != xy.shape[:-1]:
+        raise ValueError(f"xy must be (..., T, J, 2) and conf (..., T, J), got {xy.shape} and {conf.shape}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+    valid = (conf > 0) & np.isfinite(xy).all(-1)  # (..., T, J)
+    lo = np.where(valid[..., None], xy, np.inf).min(axis=(-3, -2))  # (..., 2)
+    hi = np.where(valid[..., None], xy, -np.inf).max(axis=(-3, -2))
+    enough = valid.sum(axis=(-2, -1)) >= MIN_CROP_POINTS  # (...)
+    center = np.where(enough[..., None], (lo + hi) / 2, 0.0)
+    side = np.where(enough, (hi - lo).max(-1) * scale, 0.0) if enough.any() else np.zeros(enough.shape)
+    return center, side
+
+
+def crop_scale(xy, conf, scale: float = 1.0) -> np.ndarray:
+    """MotionBERT's in-the-wild input normalisation: (..., T, J, 2) pixels -> (..., T, J, 2) in [-1, 1].
+
+    The box of the detected points (confidence > 0) over all T frames is made a square of side
+    max(w, h) x scale centred on it and mapped to [-1, 1]; the result is clipped to [-1, 1]. With
+    fewer than MIN_CROP_POINTS detected points (or a box of size 0) the output is all zeros."""
+    center, side = crop_box(xy, conf, scale)
+    ok = side > 0
+    out = (np.asarray(xy, dtype=np.float64) - center[..., None, None, :]) / np.where(ok, side / 2, 1.0)[..., None, None, None]
+    return np.where(ok[..., None, None, None], np.clip(np.nan_to_num(out), -1.0, 1.0), 0.0)

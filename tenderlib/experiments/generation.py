@@ -27,6 +27,7 @@ import torch
 
 from tenderlib import checkpoints, datasets, distributed, evaluation, params, paths, synthetic, training
 from tenderlib.data.dataset import MotionDataset, collate
+from tenderlib.data.selection import selection as named_selection
 from tenderlib.evaluation import movement
 from tenderlib.evaluation.metrics import MetricsConfig
 from tenderlib.experiments import molip_runs, vae_runs
@@ -468,3 +469,21 @@ def configs(namespace, before: params.Snapshot) -> Setup:
     ablation_cfg = dataclasses.replace(train_cfg, max_steps=steps, log_every=max(1, steps // 6), checkpoint_every=steps)
     return Setup(run, data, vae_cfg, vae_train, molip_cfg, molip_train, den_cfg, train_cfg, ablation_cfg, metrics_cfg,
                  study)
+
+
+def notebook_configs(profile: str) -> Setup:
+    """What notebook 03 runs with under `profile` (its parameters cell, params/<profile>/03_diffusion.yaml)."""
+    return configs(params.notebook_parameters("03_diffusion", profile), params.snapshot({}))
+
+
+def main_models(s: Setup):
+    """Notebook 03's main Tender pipeline and the MoLIP that scores it, loaded or trained by config as the
+    notebook does: (TenderRun, MoLIP ModelRun, the store)."""
+    store = datasets.open_store(s.data)
+    vae_sel = named_selection(s.study.subset, "train")
+    vae_run = vae_runs.load_or_train(s.vae, s.vae_train, store, vae_sel, s.run.profile)
+    molip_run = molip_runs.load_or_train_molip(s.molip, s.molip_train, store, vae_sel, s.run.profile)
+    tender = fit_pipeline(vae_run, s.denoiser, s.train, store, dataclasses.replace(vae_sel, data_frac=s.study.data_frac),
+                          s.run.profile, text_encoder=molip_run.model.text_encoder)
+    return tender, molip_run, store
+

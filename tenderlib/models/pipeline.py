@@ -61,6 +61,7 @@ import torch
 from tenderlib import checkpoints
 from tenderlib.models import METHODS
 from tenderlib.checks import check_positive
+from tenderlib.models.constraints import GuidanceConfig, Keyframes, Targets, guide
 from tenderlib.models.denoiser import Denoiser
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
 from tenderlib.data.skeleton import REGIONS
@@ -235,23 +236,34 @@ class MotionPipeline:
         """(features (b, frames, K, C) normalised x, y [, confidence], latents (b, ...)) for one batch."""
         raise NotImplementedError
 
+    supports_constraints = False  # whether `generate` takes keyframes (tenderlib.models.constraints)
+
     @torch.no_grad()
     def generate(self, captions: Sequence[str], lengths=None, *, generator: torch.Generator | None = None,
                  steps: int = 50, eta: float = 0.0, guidance_scale: float | None = None, batch_size: int = 64,
-                 image_size=DEFAULT_IMAGE_SIZE) -> Generation:
-        """Motions for `captions` (module docstring). generator: a CPU torch.Generator (default: seed 0)."""
+                 image_size=DEFAULT_IMAGE_SIZE, constraints: Keyframes | None = None,
+                 guidance_config: GuidanceConfig = GuidanceConfig()) -> Generation:
+        """Motions for `captions` (module docstring). generator: a CPU torch.Generator (default: seed 0).
+        constraints: keyframes in pixels of `image_size` the motions must meet (latent diffusion only)."""
         captions = check_captions(captions)
+        if constraints is not None and not self.supports_constraints:
+            raise ValueError(f"{self.method} does not generate under constraints; tender and mld do")
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         center, scale = placement(image_size)
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         lengths = self.length_sampler.sample(len(captions), generator) if lengths is None else \
             self.check_lengths(lengths, len(captions))
+        if constraints is not None:
+            constraints.check(lengths, image_size)
         T = int(lengths.max())
         feats, latents = [], []
         for a in range(0, len(captions), batch_size):
+            guided = {}
+            if constraints is not None and (kf := constraints.select(a, a + batch_size)) is not None:
+                guided = dict(targets=Targets.of(kf, center, scale), guidance_config=guidance_config)
             out, z = self.sample_features(captions[a:a + batch_size], lengths[a:a + batch_size], T, generator, steps,
-                                          eta, guidance_scale)  # (b, T, K, C_out), (b, ...)
+                                          eta, guidance_scale, **guided)  # (b, T, K, C_out), (b, ...)
             feats.append(out.float().cpu())
             latents.append(z.cpu())
         out = torch.cat(feats)  # (B, T, K, C_out)
@@ -285,10 +297,13 @@ class Tender(MotionPipeline):
         super().__init__(lengths, fps, annotated)
         self.vae, self.denoiser = vae.eval(), denoiser.eval()
 
+    supports_constraints = True
+
     @torch.no_grad()
     def sample_latents(self, captions: Sequence[str], generator: torch.Generator, steps: int = 50,
-                       eta: float = 0.0, guidance_scale: float | None = None) -> torch.Tensor:
-        """(B, n, d) VAE latents for B captions: DDIM from noise with classifier-free guidance."""
+                       eta: float = 0.0, guidance_scale: float | None = None, meet=None) -> torch.Tensor:
+        """(B, n, d) VAE latents for B captions: DDIM from noise with classifier-free guidance.
+        meet: x0 (B, n, d) -> x0, applied to the clean-latent estimate of every step (constraints)."""
         model, sched = self.denoiser, self.denoiser.scheduler
         scale = guidance(model.config.guidance_scale, guidance_scale, eta)
         timesteps = sched.set_timesteps(steps)
@@ -298,16 +313,25 @@ class Tender(MotionPipeline):
         x = torch.randn(B, c.latent_tokens, c.latent_dim, generator=generator).to(device)  # (B, n, d) x_T
         for t in timesteps.tolist():
             x0 = model.predict_x0(x, torch.full((B,), t, device=device), cond, null, scale)  # (B, n, d)
+            if meet is not None:
+                x0 = meet(x0)
             if eta > 0:  # noise drawn on the CPU from the explicit generator: the same on every device
                 x = sched.step(x0.cpu(), t, x.cpu(), eta=eta, generator=generator).prev_sample.to(device)
             else:
                 x = sched.step(x0, t, x).prev_sample
         return model.unstandardise(x)  # (B, n, d) in the VAE's latent space
 
-    def sample_features(self, captions, lengths, frames, generator, steps, eta, guidance_scale):
-        z = self.sample_latents(captions, generator, steps, eta, guidance_scale)  # (b, n, d)
+    def sample_features(self, captions, lengths, frames, generator, steps, eta, guidance_scale, targets=None,
+                        guidance_config: GuidanceConfig = GuidanceConfig()):
         vae_device = next(self.vae.parameters()).device
-        out = self.vae.decode(z.to(vae_device), frame_mask(lengths, frames).to(vae_device))  # (b, T, K, C_out)
+        mask = frame_mask(lengths, frames).to(vae_device)  # (b, T)
+        meet = None
+        if targets is not None:  # reconstruction guidance through the decoder (tenderlib.models.constraints)
+            unstandardise, decode = self.denoiser.unstandardise, self.vae.decode
+            meet = lambda x0: guide(x0, lambda z: decode(unstandardise(z).to(vae_device), mask),  # noqa: E731
+                                    targets, guidance_config).to(x0.device)
+        z = self.sample_latents(captions, generator, steps, eta, guidance_scale, meet)  # (b, n, d)
+        out = self.vae.decode(z.to(vae_device), mask)  # (b, T, K, C_out)
         return out, z
 
     # ---- saving: pipeline.json beside the denoiser's run ------------------------------------
