@@ -203,6 +203,25 @@ def _import(args) -> int:
     return 0
 
 
+def _keyframes(path: str, num_motions: int):
+    """The constraints of a --keyframes file (tenderlib.models.constraints: JSON, pixels of --image-size),
+    for each of the captions."""
+    import json
+
+    from tenderlib.models.constraints import Keyframes
+
+    try:
+        body = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--keyframes {path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--keyframes {path} is not a readable JSON file: {err}") from None
+    try:
+        return Keyframes.from_json(body, num_motions)
+    except ValueError as err:
+        raise ValueError(f"--keyframes {path}: {err}") from None
+
+
 def _generate(args) -> int:
     import torch
 
@@ -235,8 +254,10 @@ def _generate(args) -> int:
             raise ValueError(f"{n} frames asked: the model generates 1 to {pipe.max_length} frames "
                              f"(up to {pipe.max_length / pipe.fps:.1f} s at {pipe.fps:g} fps)")
         lengths = [n] * len(args.captions)
+    constraints = _keyframes(args.keyframes, len(args.captions)) if args.keyframes else None
     out = pipe.generate(args.captions, lengths, generator=torch.Generator().manual_seed(args.seed), steps=args.steps,
-                        eta=args.eta, guidance_scale=args.guidance, image_size=tuple(args.image_size))
+                        eta=args.eta, guidance_scale=args.guidance, image_size=tuple(args.image_size),
+                        constraints=constraints)
     stems = [Path(args.out)] if len(out) == 1 else [Path(f"{args.out}_{i}") for i in range(len(out))]
     pose = _pose_config(args) if args.pose_video else None
     for i, stem in enumerate(stems):
@@ -417,6 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", type=torch_device, default="cpu",
                    help="torch device: cpu, cuda, cuda:<n> or mps (default: cpu)")
     g.add_argument("--threads", type=int_in(0, MAX_THREADS), default=0, help="torch CPU threads (0 = torch's default)")
+    g.add_argument("--keyframes", metavar="FILE",
+                   help="JSON of joints to meet, in pixels of --image-size: {\"keyframes\": [{\"frame\": 0, \"joint\": "
+                        "\"right_wrist\", \"x\": 300, \"y\": 180}, ...], \"trajectory\": {\"joint\": \"root\", "
+                        "\"points\": [[x, y], ...]}} (either or both; tender and mld only), met by guidance through "
+                        "the VAE decoder at every DDIM step")
     g.add_argument("--pose-video", action="store_true",
                    help="also write OUT_pose.mp4: DWPose/ControlNet pose maps (the input of pose-guided video "
                         "models) at the model's frame rate, H.264")

@@ -33,7 +33,7 @@ PACKAGE_NAME = "tenderlib"  # the [project] name that marks our pyproject.toml
 PROFILE_PATTERN = re.compile(r"[a-z0-9_-]+")
 
 # The kinds of output folder under outputs/<profile>/ (checkpoints and cache are git-ignored).
-OUTPUT_KINDS = ("tables", "figures", "notebooks", "checkpoints", "cache")
+OUTPUT_KINDS = ("tables", "figures", "notebooks", "checkpoints", "cache", "downstream")
 
 
 def check_profile(profile: str) -> str:
@@ -105,7 +105,8 @@ def outputs_root() -> Path:
 def output_dir(profile: str, kind: str) -> Path:
     """<outputs>/<profile>/<kind>/ (outputs_root()), created if missing.
 
-    kind: one of OUTPUT_KINDS (tables, figures, notebooks, checkpoints, cache).
+    kind: one of OUTPUT_KINDS (tables, figures, notebooks, checkpoints, cache, downstream: the files notebook 06
+    writes for other models: pose videos and frames, MotionBERT input).
     """
     check_profile(profile)
     if kind not in OUTPUT_KINDS:

@@ -20,6 +20,7 @@ from tenderlib.models import pipeline
 from tenderlib.experiments import vae_runs
 from tenderlib.models import text, vae
 from tenderlib.readers import MMPoseConfig, read_mmpose
+from tenderlib.data.skeleton import KEYPOINT_INDEX
 
 from test_generation import DEN_TINY, VAE_TINY  # noqa: E402
 from test_training import edit_config, rewrite_weights  # noqa: E402
@@ -84,6 +85,34 @@ def test_generate_pose_video(trained_run, tender_root, capsys):
     assert printed == ["wave.json", "wave.txt", "wave.npz", "wave.gif", "wave_pose.mp4"]
     frames, fps = posemap.read_mp4(out.parent / "wave_pose.mp4")
     assert frames.shape == (15, 96, 64, 3) and fps == pytest.approx(10.0)  # 1.5 s at the model's 10 fps
+
+
+def test_generate_with_keyframes(trained_run, tender_root, capsys):
+    kf = {"keyframes": [{"frame": 0, "joint": "right_wrist", "x": 200, "y": 150},
+                        {"frame": 9, "joint": "right_wrist", "x": 320, "y": 150}],
+          "trajectory": {"joint": "root", "points": [[256, 300], [258, 300], [260, 300]]}}
+    (tender_root / "kf.json").write_text(json.dumps(kf))
+    base = ["generate", CAPTION, "--frames", "10", "--steps", "3"]
+    assert cli.main([*base, "--out", str(tender_root / "free")]) == 0
+    assert cli.main([*base, "--out", str(tender_root / "kept"), "--keyframes", str(tender_root / "kf.json")]) == 0
+    capsys.readouterr()
+    wrist, root = KEYPOINT_INDEX["right_wrist"], (KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"])
+
+    def error(name):
+        kp = np.load(tender_root / f"{name}.npz")["keypoints"].astype(float)
+        hips = (kp[:3, root[0]] + kp[:3, root[1]]) / 2
+        got = np.concatenate([kp[[0, 9], wrist], hips])
+        return np.linalg.norm(got - [[200, 150], [320, 150], [256, 300], [258, 300], [260, 300]], axis=1).mean()
+
+    assert error("kept") < 0.7 * error("free")
+    (tender_root / "late.json").write_text(json.dumps({"keyframes": [{"frame": 30, "joint": 9, "x": 1, "y": 1}]}))
+    assert "beyond motion 0's length of 10 frames" in fails([*base, "--out", str(tender_root / "y"), "--keyframes",
+                                                              str(tender_root / "late.json")], capsys)
+    (tender_root / "bad.json").write_text("{not json")
+    assert "not a readable JSON file" in fails([*base, "--out", str(tender_root / "y"), "--keyframes",
+                                                str(tender_root / "bad.json")], capsys)
+    assert "no such file" in fails([*base, "--out", str(tender_root / "y"), "--keyframes", "missing.json"], capsys)
+    assert not list(tender_root.glob("y.*"))
 
 
 def test_several_captions_and_drawn_lengths(trained_run, tender_root, capsys):

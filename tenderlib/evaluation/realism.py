@@ -88,7 +88,7 @@ class RealismConfig:
 
 @dataclass(frozen=True)
 class ComparisonConfig:
-    """Which clips notebook 01 puts side by side (its section 8)."""
+    """Which clips notebook 01 puts side by side (its section 8); notebook 06 lifts the same capture."""
 
     mocap: str = ""              # a motion-capture collection in the Bandai-Namco layout (relative: to the repository root); "": none
     mocap_clips: int = 30        # its clips read (one view each), spread over its contents; 0 = all

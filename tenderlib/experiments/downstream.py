@@ -17,10 +17,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from tenderlib import datasets, evaluation, params, training
+from tenderlib import datasets, evaluation, parallel, params, synthetic, training
 from tenderlib.data.normalize import normalize
 from tenderlib.data.selection import Selection
 from tenderlib.evaluation import lifting
+from tenderlib.evaluation.realism import ComparisonConfig, bandai_sample
 from tenderlib.experiments import generation
 from tenderlib.models import lifter as lifters
 from tenderlib.models.constraints import ROOT, GuidanceConfig, Keyframes, joint_index, joints_of
@@ -43,19 +44,18 @@ class DownstreamConfig:
     lift_clips: int = 400  # training-split clips whose 3D truth trains the lifters (0: all)
     lift_views: int = 2  # cameras per training clip
     lift_test_clips: int = 64  # test-split clips (one camera each) the lifters are measured on
-    mlp_width: int = 256  # the per-frame MLP lifter (its depth is the transformer's)
-    mocap: str = ""  # a motion-capture collection in the Bandai-Namco layout, lifted as real data; "": none
-    mocap_clips: int = 0  # its clips read, spread over its contents (0: all)
+    mlp_width: int = 256  # the per-frame MLP lifter's width (its depth is the transformer's)
     constraint_clips: int = 32  # test clips whose joints constrain generation (the constraint table)
     guidance_lrs: tuple[float, ...] = (0.05, 0.2)  # guidance strengths of the table (GuidanceConfig.lr)
-    guidance_iterations: int = 4  # GuidanceConfig.iterations
+    guidance_iterations: int = 4  # GuidanceConfig.iterations: Adam steps at every DDIM step
+    guidance_final_iterations: int = 32  # GuidanceConfig.final_iterations: Adam steps on the sampled latent
     torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
 
     def __post_init__(self):
-        for name in ("num_examples", "lift_views", "lift_test_clips", "constraint_clips", "guidance_iterations"):
+        for name in ("mlp_width", "num_examples", "lift_views", "lift_test_clips", "constraint_clips", "guidance_iterations"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        for name in ("lift_clips", "mocap_clips", "torch_threads", "mlp_width"):
+        for name in ("lift_clips", "torch_threads", "guidance_final_iterations"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
                 raise ValueError(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
         for name in ("pose_width", "pose_height"):
@@ -70,7 +70,9 @@ class DownstreamConfig:
 
 class Setup(NamedTuple):
     run: params.RunConfig
-    lifter: LifterConfig  # the spatio-temporal transformer
+    lift_data: synthetic.SyntheticConfig  # the synthetic dataset whose 3D truth trains and tests the lifters
+    capture: ComparisonConfig  # the motion capture (mocap, mocap_clips) the lifters are also measured on
+    lifter: LifterConfig  # the spatial-temporal transformer
     mlp: LifterConfig  # the per-frame MLP baseline
     lifter_train: TrainConfig  # both lifters'
     study: DownstreamConfig
@@ -78,15 +80,18 @@ class Setup(NamedTuple):
 
 
 def configs(namespace, before: params.Snapshot) -> Setup:
-    """Notebook 06's configs from its parameters; the data and models are notebook 03's under the same profile."""
-    run, lifter_cfg, train_cfg, study = params.collect(namespace, before, params.RunConfig, LifterConfig, TrainConfig,
-                                                       DownstreamConfig)
-    if lifter_cfg.kind != "transformer":
+    """Notebook 06's configs from its parameters; the text-to-motion data and models are notebook 03's
+    under the same profile. The lifters learn from the synthetic dataset's 3D truth (`num_clips`),
+    whatever store notebook 03 uses: the real release holds no 3D."""
+    if "kind" in before.changed_names(namespace):
         raise ValueError("kind: notebook 06 trains both lifters (the transformer and the MLP); leave kind out")
-    mlp = dataclasses.replace(lifter_cfg, kind="mlp", width=study.mlp_width or lifter_cfg.width, heads=1)
+    run, lift_data, capture, lifter_cfg, train_cfg, study = params.collect(
+        namespace, before, params.RunConfig, synthetic.SyntheticConfig, ComparisonConfig, LifterConfig, TrainConfig,
+        DownstreamConfig)
+    mlp = dataclasses.replace(lifter_cfg, kind="mlp", width=study.mlp_width, heads=1)
     train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 6),
                                     checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
-    return Setup(run, lifter_cfg, mlp, train_cfg, study, generation.notebook_configs(run.profile))
+    return Setup(run, lift_data, capture, lifter_cfg, mlp, train_cfg, study, generation.notebook_configs(run.profile))
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +155,29 @@ def load_or_train_lifter(config: LifterConfig, train_config: TrainConfig, store,
                                   len(indices) * study.lift_views, collate_fn=torch.utils.data.default_collate)
 
 
+@dataclass(frozen=True)
+class LifterTask:
+    """One lifter run, picklable for a worker process (tenderlib.parallel)."""
+
+    config: LifterConfig
+    train_config: TrainConfig
+    data: synthetic.SyntheticConfig
+    study: DownstreamConfig
+    profile: str
+
+
+def lifter_task(task: LifterTask) -> training.ModelRun:
+    """Load or train one lifter (in a worker: the result's model travels back to the caller)."""
+    store = datasets.open_store(task.data)
+    return load_or_train_lifter(task.config, task.train_config, store, task.study, task.profile)
+
+
+def lifters_of(s: Setup) -> dict[str, training.ModelRun]:
+    """Both lifters of notebook 06, side by side with s.run.jobs processes: {"transformer": ..., "MLP": ...}."""
+    tasks = [LifterTask(c, s.lifter_train, s.lift_data, s.study, s.run.profile) for c in (s.lifter, s.mlp)]
+    return dict(zip(("transformer", "MLP"), parallel.map_runs(lifter_task, tasks, jobs=s.run.jobs, name="lifter")))
+
+
 def lift_views(model, views: list[lifting.View]) -> list[np.ndarray]:
     """(T, 23, 3) root-relative metres predicted for each view."""
     return [lifters.lift(model, v.keypoints, v.confidence) for v in views]
@@ -187,7 +215,7 @@ def real_crop(store, i: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     confidence (length, 133)."""
     m = store.clip(int(i))
     s = crop_start(len(m.keypoints), length)
-    feats = normalize(m.keypoints, m.confidence, store.norm_stats(int(i)))[s:s + length, :, :2]  # (L, 133, 2)
+    feats = normalize(m.keypoints, m.confidence, store.norm_stats(int(i)))[0][s:s + length]  # (L, 133, 2)
     return feats - joints_of(feats[:1])[0, ROOT], m.confidence[s:s + length]
 
 
@@ -228,7 +256,8 @@ def constraint_rows(pipe, molip_model, store, indices, reference, metrics_config
     def run(constraints, lr):
         g = torch.Generator().manual_seed(seed)
         return pipe.generate(captions, lengths, generator=g, image_size=image_size, constraints=constraints,
-                             guidance_config=GuidanceConfig(study.guidance_iterations, lr or 1.0))
+                             guidance_config=GuidanceConfig(study.guidance_iterations, lr or 1.0,
+                                                            study.guidance_final_iterations))
 
     free = run(None, None)
     for kind in CONSTRAINT_KINDS:
@@ -246,6 +275,11 @@ def constraint_rows(pipe, molip_model, store, indices, reference, metrics_config
     return rows, generations
 
 
-def open_data(s: Setup):
-    """The store notebook 03 trains on."""
-    return datasets.open_store(s.generation.data)
+def mocap_views(capture: ComparisonConfig, seed: int) -> list[lifting.View]:
+    """The motion capture `capture.mocap` (Bandai-Namco layout; up to mocap_clips clips spread over its
+    contents) filmed once per clip like the synthetic test clips; [] without a collection."""
+    root = capture.mocap_root()
+    if root is None:
+        return []
+    motions = bandai_sample(root, capture.mocap_clips or None, seed=seed)
+    return lifting_views([m.keypoints_3d for m in motions if m.keypoints_3d is not None], 1, seed + 1)

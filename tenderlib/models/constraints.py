@@ -14,7 +14,8 @@ How a sampler meets them (`guide`, used by tenderlib.models.pipeline.Tender): at
 the denoiser's estimate of the clean latent is decoded by the VAE, the squared distance of the
 constrained joints to their targets (in the normalised units the models work in) is differentiated
 through the decoder, and the estimate moves down that gradient for a few Adam steps before the
-DDIM update uses it. This is reconstruction guidance on the predicted clean sample (as OmniControl's
+DDIM update uses it; the sampled latent then takes `final_iterations` more such steps (on the smoke
+model they cut the keyframe error by 2-4x with no loss in FID: notebook 06). This is reconstruction guidance on the predicted clean sample (as OmniControl's
 spatial guidance and diffusion posterior sampling, here without differentiating the denoiser: Tender
 predicts the clean latent directly, so the decoder alone links the latent to the joints), cheap
 enough for a CPU. Early steps shape the motion towards the constraints, late ones place the joints.
@@ -159,11 +160,14 @@ class GuidanceConfig:
     """How hard a sampler pulls towards the constraints."""
 
     iterations: int = 4  # Adam steps on the clean-latent estimate at every DDIM step
-    lr: float = 0.05  # their learning rate (the standardised latent has unit spread)
+    lr: float = 0.1  # their learning rate (the standardised latent has unit spread)
+    final_iterations: int = 32  # Adam steps on the sampled latent after the last DDIM step
 
     def __post_init__(self):
         if not (isinstance(self.iterations, int) and self.iterations >= 1):
             raise ValueError(f"GuidanceConfig.iterations must be an int >= 1, got {self.iterations!r}")
+        if not (isinstance(self.final_iterations, int) and self.final_iterations >= 0):
+            raise ValueError(f"GuidanceConfig.final_iterations must be an int >= 0, got {self.final_iterations!r}")
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"GuidanceConfig.lr must be > 0, got {self.lr!r}")
 

@@ -47,6 +47,7 @@ themselves are checked by tenderlib.checkpoints (config, readability, finite wei
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -327,10 +328,14 @@ class Tender(MotionPipeline):
         mask = frame_mask(lengths, frames).to(vae_device)  # (b, T)
         meet = None
         if targets is not None:  # reconstruction guidance through the decoder (tenderlib.models.constraints)
-            unstandardise, decode = self.denoiser.unstandardise, self.vae.decode
-            meet = lambda x0: guide(x0, lambda z: decode(unstandardise(z).to(vae_device), mask),  # noqa: E731
-                                    targets, guidance_config).to(x0.device)
+            den = self.denoiser
+            decode = lambda x: self.vae.decode(den.unstandardise(x).to(vae_device), mask)  # noqa: E731
+            meet = lambda x0: guide(x0, decode, targets, guidance_config).to(x0.device)  # noqa: E731
         z = self.sample_latents(captions, generator, steps, eta, guidance_scale, meet)  # (b, n, d)
+        if targets is not None and guidance_config.final_iterations:  # then on the sampled latent itself
+            x = guide((z - den.latent_mean) / den.latent_std, decode, targets,
+                      dataclasses.replace(guidance_config, iterations=guidance_config.final_iterations))
+            z = den.unstandardise(x)
         out = self.vae.decode(z.to(vae_device), mask)  # (b, T, K, C_out)
         return out, z
 
