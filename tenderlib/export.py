@@ -171,7 +171,7 @@ def _motionbert(motion_or_arrays, scale, window) -> tuple[list[np.ndarray], np.n
     window = _check_window(window)
     if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-    clip = viz._as_clip(motion_or_arrays)
+    clip = viz.as_clip(motion_or_arrays)
     nb = sk.REGIONS["body"].stop
     kp, conf = clip.keypoints[:, :nb], clip.confidence[:, :nb]               # (T, 17, 2), (T, 17)
     ok = np.isfinite(kp).all(-1) & np.isfinite(conf)                         # a non-finite joint is missing

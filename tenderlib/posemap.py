@@ -119,7 +119,7 @@ def iter_pose_maps(motion_or_arrays, cfg: PoseMapConfig = PoseMapConfig(), image
     size need not be held in memory)."""
     if not isinstance(cfg, PoseMapConfig):
         raise ValueError(f"cfg must be a PoseMapConfig, got {type(cfg).__name__}")
-    clip = viz._as_clip(motion_or_arrays, image_size)
+    clip = viz.as_clip(motion_or_arrays, image_size)
     if cfg.placement == "image" and clip.image_size is None:
         raise ValueError("placement='image' needs the source image size: pass a Motion (it carries image_size) "
                          "or image_size=(width, height) with arrays")
@@ -127,12 +127,7 @@ def iter_pose_maps(motion_or_arrays, cfg: PoseMapConfig = PoseMapConfig(), image
     for region, wanted in (("left_hand", cfg.hands), ("right_hand", cfg.hands), ("face", cfg.face)):
         drawn[sk.REGIONS[region]] = wanted
     clip = dataclasses.replace(clip, confidence=np.where(drawn, clip.confidence, 0.0))
-    pal = viz._Palette("black")
-    layers = viz._clip_layers(clip, cfg.size, _FITS[cfg.placement], cfg.threshold, cfg.margin, "openpose", pal,
-                              feet=False, literal=True)
-    lut = np.array(pal.flat(), dtype=np.uint8).reshape(256, 3)  # palette index -> RGB
-    for im in viz._iter_frames(layers, clip.keypoints.shape[0], cfg.size, pal):
-        yield lut[np.asarray(im)]
+    yield from viz.openpose_map_frames(clip, cfg.size, _FITS[cfg.placement], cfg.threshold, cfg.margin)
 
 
 def pose_maps(motion_or_arrays, cfg: PoseMapConfig = PoseMapConfig(), image_size=None) -> np.ndarray:

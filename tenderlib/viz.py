@@ -58,8 +58,9 @@ class _Clip:
     caption: str | None
 
 
-def _as_clip(clip, image_size=None) -> _Clip:
-    """A Motion, a (keypoints, confidence) pair (confidence may be None) or keypoints alone."""
+def as_clip(clip, image_size=None) -> _Clip:
+    """A Motion, a (keypoints, confidence) pair (confidence may be None) or keypoints alone, checked:
+    float64 keypoints (T, 133, 2), confidence (T, 133) (1 where None), fps, image_size, caption."""
     if isinstance(clip, Motion):
         kp, conf, fps = clip.keypoints, clip.confidence, float(clip.fps)
         size, caption = tuple(clip.image_size), (clip.texts[0] if clip.texts else None)
@@ -80,13 +81,13 @@ def _frame_arrays(keypoints, confidence) -> tuple[np.ndarray, np.ndarray]:
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.shape != (sk.NUM_KEYPOINTS, 2):
         raise ValueError(f"keypoints of one frame must have shape ({sk.NUM_KEYPOINTS}, 2), got {kp.shape}")
-    clip = _as_clip((kp[None], None if confidence is None else np.asarray(confidence)[None]))
+    clip = as_clip((kp[None], None if confidence is None else np.asarray(confidence)[None]))
     return clip.keypoints[0], clip.confidence[0]
 
 
 def _grid_clips(motions, captions, cols, image_size=None) -> tuple[list[_Clip], list, int, int]:
     """Validated clips, captions (default: each Motion's first text), columns and rows."""
-    clips = [_as_clip(m, image_size) for m in motions]
+    clips = [as_clip(m, image_size) for m in motions]
     if not clips:
         raise ValueError("motions must hold at least one clip")
     if isinstance(cols, bool) or not isinstance(cols, (int, np.integer)) or cols < 1:
@@ -431,6 +432,16 @@ def _clip_layers(clip: _Clip, size, fit, threshold, margin, style, pal, feet, li
     scale, offset = _fit_transform(clip.keypoints, vis, size, fit, clip.image_size, margin)
     kp = clip.keypoints * scale + offset  # (T, 133, 2) canvas pixels
     return _style_layers(np.where(vis[..., None], kp, 0.0), vis, size, style, pal, feet, literal)
+
+
+def openpose_map_frames(clip: _Clip, size, fit: str, threshold: float, margin: float) -> Iterator[np.ndarray]:
+    """DWPose's pose map of a clip (`as_clip`) frame by frame, at DWPose's literal pixel sizes and
+    without the feet (tenderlib.posemap): (H, W, 3) uint8 RGB arrays on black."""
+    pal = _Palette("black")
+    layers = _clip_layers(clip, size, fit, threshold, margin, "openpose", pal, feet=False, literal=True)
+    lut = np.array(pal.flat(), dtype=np.uint8).reshape(256, 3)  # palette index -> RGB
+    for im in _iter_frames(layers, clip.keypoints.shape[0], size, pal):
+        yield lut[np.asarray(im)]
 
 
 def _cell_frames(clip: _Clip, size, fit, threshold, margin, style, pal, feet) -> list[Image.Image]:
