@@ -36,6 +36,11 @@ MIN_SCALE = 1e-3  # pixels; a smaller person size is degenerate and falls back t
 NORM_VERSION = 1  # bump when norm_stats changes: stores keep precomputed stats tagged with it
 
 
+def mid_hips(points):
+    """(..., 133 or more, C) -> (..., C): the root, the mid-hip point (numpy or torch)."""
+    return (points[..., LEFT_HIP, :] + points[..., RIGHT_HIP, :]) / 2
+
+
 @dataclass(frozen=True)
 class NormStats:
     """What `normalize` removed from one clip: pixels = features * scale + center."""

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tenderlib.data.skeleton import coco_to_h36m
+from tenderlib.data.skeleton import NUM_KEYPOINTS, coco_to_h36m
 from tenderlib.models.lifter import JOINTS, lifter_input, root_relative, window_starts
 from tenderlib.synthetic import camera, detector
-from tenderlib.evaluation.realism import facing
+from tenderlib.evaluation.realism import facing, framed_on, heading
 
 QUALITY = (0.6, 1.0)  # range of the simulated detector's quality for lifting views
 
@@ -47,13 +47,9 @@ def film(points, rng: np.random.Generator, cfg: camera.CameraConfig = camera.Cam
     """A clip's 3D truth (T, 133, 3) world metres, y up (absent keypoints anywhere: only body and
     feet are lifted) -> a View through a camera drawn around the person's mean facing."""
     pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim != 3 or pts.shape[1:] != (133, 3) or len(pts) == 0 or not np.isfinite(pts).all():
-        raise ValueError(f"points must be finite (T>0, 133, 3) world metres, got shape {pts.shape}")
-    f = facing(pts).mean(axis=0)
-    heading = float(np.arctan2(f[0], f[2])) if np.linalg.norm(f) > 1e-6 else 0.0
-    body = np.repeat(pts[:, :JOINTS].mean(axis=1, keepdims=True), 133, axis=1)  # frame on body and feet only
-    body[:, :JOINTS] = pts[:, :JOINTS]
-    shot = camera.film(body, rng, cfg, framing="full", heading=heading)
+    if pts.ndim != 3 or pts.shape[1:] != (NUM_KEYPOINTS, 3) or len(pts) == 0 or not np.isfinite(pts).all():
+        raise ValueError(f"points must be finite (T>0, {NUM_KEYPOINTS}, 3) world metres, got shape {pts.shape}")
+    shot = camera.film(framed_on(pts, np.arange(JOINTS)), rng, cfg, framing="full", heading=heading(pts))
     kp, conf = detector.detect(shot.points_cam, shot.uv, shot.camera.image_size, rng,
                                detector.DetectorConfig(quality=float(rng.uniform(*quality))),
                                facing_cam=camera.directions_to_camera(facing(pts), shot.camera),

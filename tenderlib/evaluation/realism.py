@@ -129,6 +129,21 @@ def facing(points: np.ndarray) -> np.ndarray:
     return np.where(n > 1e-9, f / np.maximum(n, 1e-9), np.array([0.0, 0.0, 1.0]))
 
 
+def heading(points: np.ndarray) -> float:
+    """The person's mean facing over a clip of (T, 133, 3) world points as a world yaw (radians, 0 = +z):
+    what `camera.sample_camera` measures its view yaw from."""
+    f = facing(points).mean(axis=0)
+    return float(np.arctan2(f[0], f[2])) if np.linalg.norm(f) > 1e-6 else 0.0
+
+
+def framed_on(points: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(T, 133, 3) points with every keypoint but `joints` moved to those joints' mean in each frame: a
+    camera framed on them frames the joints only (the other keypoints may be absent, 0, in mocap)."""
+    out = np.repeat(points[:, joints].mean(axis=1, keepdims=True), points.shape[1], axis=1)
+    out[:, joints] = points[:, joints]
+    return out
+
+
 def follow_drift(points: np.ndarray, fps: float, window_s: float) -> np.ndarray:
     """(T, 3) horizontal travel of the hip midpoint since frame 0, smoothed by a moving average of
     `window_s` (odd reflection at the ends, so a steady walk is followed without lag): the rule of
@@ -152,12 +167,8 @@ def project_clip(points: np.ndarray, fps: float, rng: np.random.Generator,
     if points.ndim != 3 or points.shape[1:] != (NUM_KEYPOINTS, 3) or points.shape[0] < 1:
         raise ValueError(f"points must have shape (T, {NUM_KEYPOINTS}, 3), got {points.shape}")
     pts = points - follow_drift(points, fps, cfg.follow_window_s)[:, None]  # (T, 133, 3)
-    f = facing(pts).mean(axis=0)
-    heading = float(np.arctan2(f[0], f[2])) if np.linalg.norm(f) > 1e-6 else 0.0
-    body = np.zeros_like(pts)  # frame the body only (the other keypoints may be absent = 0 in mocap)
-    body[:] = pts[:, BODY].mean(axis=1, keepdims=True)
-    body[:, BODY] = pts[:, BODY]
-    cam = camera.sample_camera(body, rng, cfg.camera, framing="full", num_frames=len(pts), heading=heading)
+    cam = camera.sample_camera(framed_on(pts, BODY), rng, cfg.camera, framing="full", num_frames=len(pts),
+                               heading=heading(pts))
     uv, _ = camera.project(pts[:, BODY], cam)  # (T, 17, 2)
     return uv.astype(np.float64)
 

@@ -5,7 +5,7 @@
     views = lifting_views(store, indices, 2, seed)  # clips' 3D truth filmed anew (tenderlib.evaluation.lifting)
     run = load_or_train_lifter(cfg, train_cfg, store, s.study, profile)   # by config, like every model
     lifting_rows(models, {"synthetic": views, ...}) # MPJPE / PA-MPJPE in mm, 23 joints and Human3.6M-17
-    keyframes_from(store, indices, lengths, "keyframes" | "trajectory", image_size)  # real clips' joints
+    keyframes_from(store, indices, max_frames, "keyframes" | "trajectory", image_size)  # real clips' joints
     constraint_rows(pipe, molip, store, indices, reference, metrics, study)           # the constraint table
 """
 from __future__ import annotations
@@ -18,14 +18,15 @@ import numpy as np
 import torch
 
 from tenderlib import datasets, evaluation, parallel, params, synthetic, training
-from tenderlib.data.normalize import normalize
+from tenderlib.data.dataset import MotionDataset
+from tenderlib.data.normalize import mid_hips
 from tenderlib.data.selection import Selection
 from tenderlib.evaluation import lifting
 from tenderlib.evaluation.realism import ComparisonConfig, bandai_sample
 from tenderlib.experiments import generation
 from tenderlib.models import lifter as lifters
 from tenderlib.models.constraints import ROOT, GuidanceConfig, Keyframes, joint_index, joints_of
-from tenderlib.models.lifter import LifterConfig
+from tenderlib.models.lifter import HIPS, LifterConfig
 from tenderlib.models.pipeline import placement
 from tenderlib.training import TrainConfig
 
@@ -101,7 +102,7 @@ def configs(namespace, before: params.Snapshot) -> Setup:
 def clips_with_3d(store, split: str, count: int) -> np.ndarray:
     """Up to `count` (0: all) clips of `split` that carry 3D truth, spread evenly over the split."""
     indices = store.select(Selection(split=split))
-    indices = np.array([i for i in indices if store.keypoints_3d(int(i)) is not None], dtype=np.int64)
+    indices = indices[store.index.offset_3d[indices] >= 0]  # the clips stored with 3D
     if indices.size == 0:
         raise ValueError(f"no {split} clip of {store.identity} carries 3D truth: the lifters need 3D (synthetic "
                          "data keeps it unless SyntheticConfig.keep_3d=False; imported motion capture has it)")
@@ -204,23 +205,10 @@ def lifting_rows(models: dict, test_sets: dict[str, list[lifting.View]]) -> list
 # Generation under constraints
 
 
-def crop_start(length: int, crop: int) -> int:
-    """First frame of the centre crop of `crop` frames (as the models see a clip)."""
-    return max(0, (length - crop) // 2)
-
-
-def real_crop(store, i: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Clip i's centre crop of `length` frames as the models see it: normalised x, y (length, 133, 2),
-    the root moved to the origin at the crop's first frame (as a generated motion starts), and the
-    confidence (length, 133)."""
-    m = store.clip(int(i))
-    s = crop_start(len(m.keypoints), length)
-    feats = normalize(m.keypoints, m.confidence, store.norm_stats(int(i)))[0][s:s + length]  # (L, 133, 2)
-    return feats - joints_of(feats[:1])[0, ROOT], m.confidence[s:s + length]
-
-
-def keyframes_from(store, indices, lengths, kind: str, image_size) -> Keyframes:
-    """Constraints taken from real test clips (clip k of `indices` constrains motion k), placed in the
+def keyframes_from(store, indices, max_frames: int, kind: str, image_size) -> Keyframes:
+    """Constraints taken from real test clips (clip k of `indices` constrains motion k), each as the
+    models see it (centre crop of at most `max_frames` frames, normalised: MotionDataset) with its root
+    moved to the origin at the crop's first frame, as a generated motion starts, and placed in the
     generated image as a generated motion is (pipeline.placement): "keyframes" = both wrists at the
     first, middle and last frame; "trajectory" = the root at every frame. Points the clip does not
     show reliably (confidence <= 0.3 at either hip for the root, at the wrist for a wrist) or that
@@ -229,15 +217,18 @@ def keyframes_from(store, indices, lengths, kind: str, image_size) -> Keyframes:
         raise ValueError(f"kind must be one of {CONSTRAINT_KINDS}, got {kind!r}")
     center, scale = placement(image_size)
     W, H = image_size
+    clips = MotionDataset(store, indices, max_frames=max_frames, crop="center", caption="first")
     motion, frame, joint, xy = [], [], [], []
-    for k, (i, n) in enumerate(zip(indices, lengths)):
-        feats, conf = real_crop(store, int(i), int(n))
-        pix = joints_of(feats * scale + center)  # (n, 134, 2), the root last
-        conf = np.concatenate([conf, conf[:, list(lifters.ROOT)].min(1, keepdims=True)], 1)  # (n, 134)
+    for k in range(len(clips)):
+        item = clips[k]
+        feats, conf = item.features[..., :2], item.features[..., 2]  # (n, 133, 2), (n, 133)
+        pix = joints_of((feats - mid_hips(feats[:1])) * scale + center)  # (n, 134, 2), the root last
+        conf = np.concatenate([conf, conf[:, list(HIPS)].min(1, keepdims=True)], 1)  # (n, 134)
+        n = item.length
         if kind == "keyframes":
-            picks = [(t, joint_index(j)) for t in (0, (int(n) - 1) // 2, int(n) - 1) for j in KEYFRAME_JOINTS]
+            picks = [(t, joint_index(j)) for t in (0, (n - 1) // 2, n - 1) for j in KEYFRAME_JOINTS]
         else:
-            picks = [(t, ROOT) for t in range(int(n))]
+            picks = [(t, ROOT) for t in range(n)]
         for t, j in picks:
             p = pix[t, j]
             if conf[t, j] > 0.3 and 0 <= p[0] <= W and 0 <= p[1] <= H:
@@ -261,7 +252,7 @@ def constraint_rows(pipe, molip_model, store, indices, reference, metrics_config
 
     free = run(None, None)
     for kind in CONSTRAINT_KINDS:
-        kf = keyframes_from(store, indices, lengths, kind, image_size)
+        kf = keyframes_from(store, indices, pipe.max_length, kind, image_size)
         for lr in (0.0,) + study.guidance_lrs:
             gen = free if lr == 0.0 else run(kf, lr)
             generations[(kind, lr)] = gen

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tenderlib.data.normalize import mid_hips
 from tenderlib.data.skeleton import KEYPOINT_INDEX, NUM_KEYPOINTS
 
 ROOT = -1  # joint index of the mid-hip point
-_HIPS = (KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"])
 
 
 def joint_index(joint) -> int:
@@ -57,7 +57,7 @@ def joint_index(joint) -> int:
 def joints_of(points):
     """(..., 133, C) -> (..., 134, C): the keypoints and the root (mid-hips) last, numpy or torch,
     so that index ROOT = -1 picks the root."""
-    root = (points[..., _HIPS[0], :] + points[..., _HIPS[1], :]) / 2
+    root = mid_hips(points)
     cat = torch.cat if isinstance(points, torch.Tensor) else np.concatenate
     return cat([points, root[..., None, :]], -2)
 

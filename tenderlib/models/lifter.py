@@ -40,11 +40,11 @@ from torch import nn
 
 from tenderlib import seeding
 from tenderlib.checks import MAX_FRAMES, MAX_HEADS, MAX_LAYERS, MAX_WIDTH, check_choice, int_in, need
-from tenderlib.data.normalize import crop_scale
-from tenderlib.data.skeleton import KEYPOINT_INDEX, REGIONS
+from tenderlib.data.normalize import LEFT_HIP, RIGHT_HIP, crop_scale, mid_hips
+from tenderlib.data.skeleton import NUM_KEYPOINTS, REGIONS
 
 JOINTS = REGIONS["foot"].stop  # 23: COCO body 0-16 and feet 17-22
-ROOT = (KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"])  # the root is the mid-hip point
+HIPS = (LEFT_HIP, RIGHT_HIP)  # the root is their midpoint (tenderlib.data.normalize.mid_hips)
 KINDS = ("transformer", "mlp")
 
 
@@ -86,8 +86,7 @@ def lifter_input(keypoints, confidence) -> np.ndarray:
 def root_relative(points: np.ndarray) -> np.ndarray:
     """(..., 23 or 133, 3) -> (..., 23, 3) body and feet minus the mid-hip point."""
     p = np.asarray(points, dtype=np.float64)
-    root = (p[..., ROOT[0], :] + p[..., ROOT[1], :]) / 2
-    return (p[..., :JOINTS, :] - root[..., None, :]).astype(np.float32)
+    return (p[..., :JOINTS, :] - mid_hips(p)[..., None, :]).astype(np.float32)
 
 
 def _layer(width: int, heads: int, dropout: float) -> nn.TransformerEncoderLayer:
@@ -142,7 +141,7 @@ class Lifter(nn.Module):
             for block in self.blocks:
                 h = block(h)
         out = self.head(h).reshape(B, W, JOINTS, 3)
-        return out - (out[:, :, ROOT[0]] + out[:, :, ROOT[1]])[:, :, None] / 2  # root at the origin
+        return out - mid_hips(out)[:, :, None]  # root at the origin
 
     def training_loss(self, batch) -> torch.Tensor:
         """MPJPE in metres over the 23 joints of every frame; batch = (inputs, targets), (B, W, 23, 3) each."""
@@ -168,8 +167,9 @@ def lift(model: Lifter, keypoints, confidence) -> np.ndarray:
     windows overlap the later one is kept); a clip shorter than a window repeats its last frame.
     Each window is normalised on its own (`lifter_input`), as in training."""
     kp, conf = np.asarray(keypoints), np.asarray(confidence)
-    if kp.ndim != 3 or kp.shape[1:] != (133, 2) or conf.shape != kp.shape[:2] or len(kp) == 0:
-        raise ValueError(f"keypoints must be (T>0, 133, 2) and confidence (T, 133), got {kp.shape} and {conf.shape}")
+    if kp.ndim != 3 or kp.shape[1:] != (NUM_KEYPOINTS, 2) or conf.shape != kp.shape[:2] or len(kp) == 0:
+        raise ValueError(f"keypoints must be (T>0, {NUM_KEYPOINTS}, 2) and confidence (T, {NUM_KEYPOINTS}), got "
+                         f"{kp.shape} and {conf.shape}")
     T, W = len(kp), model.config.window
     if T < W:  # repeat the last frame
         pad = np.r_[np.arange(T), np.full(W - T, T - 1)]

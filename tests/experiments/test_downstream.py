@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tenderlib import params, synthetic
+from tenderlib.data.normalize import normalize
 from tenderlib.data.skeleton import KEYPOINT_INDEX
 from tenderlib.data.store import build_store
 from tenderlib.evaluation import lifting
@@ -71,18 +72,22 @@ def test_clips_without_3d_are_a_clear_error(flat_store):
 def test_keyframes_come_from_the_real_clips_placed_like_generated_motions(store):
     idx = store.select(downstream.Selection(split="test"))[:4]
     lengths = [min(20, int(store.index.length[int(i)])) for i in idx]
-    kf = downstream.keyframes_from(store, idx, lengths, "keyframes", (512, 512))
-    traj = downstream.keyframes_from(store, idx, lengths, "trajectory", (512, 512))
+    kf = downstream.keyframes_from(store, idx, 20, "keyframes", (512, 512))
+    traj = downstream.keyframes_from(store, idx, 20, "trajectory", (512, 512))
     assert set(kf.joint.tolist()) <= {KEYPOINT_INDEX["left_wrist"], KEYPOINT_INDEX["right_wrist"]}
     assert set(traj.joint.tolist()) == {ROOT} and np.all(traj.frame < np.array(lengths)[traj.motion])
     # the root starts at the image centre at each clip's first constrained frame, as generated motions do
     center, _ = placement((512, 512))
     first = traj.xy[(traj.frame == 0)]
     np.testing.assert_allclose(first, np.broadcast_to(center, first.shape), atol=1e-3)
-    # the keyframes are the clip's own joints: pixels of its centre crop mapped by the placement
-    feats, conf = downstream.real_crop(store, int(idx[0]), lengths[0])
+    # the keyframes are the clip's own joints: pixels of its centre crop, normalised and its root at the
+    # origin at the crop's first frame, mapped by the placement
+    m = store.clip(int(idx[0]))
+    start = max(0, (len(m.keypoints) - 20) // 2)
+    feats = normalize(m.keypoints, m.confidence, store.norm_stats(int(idx[0])))[0][start:start + lengths[0]]
+    feats = feats - joints_of(feats[:1])[0, ROOT]
     center, scale = placement((512, 512))
     k0 = kf.motion == 0
     np.testing.assert_allclose(kf.xy[k0], joints_of(feats * scale + center)[kf.frame[k0], kf.joint[k0]], atol=1e-4)
     with pytest.raises(ValueError, match="kind"):
-        downstream.keyframes_from(store, idx, lengths, "pose", (512, 512))
+        downstream.keyframes_from(store, idx, 20, "pose", (512, 512))

@@ -19,7 +19,7 @@ def test_output_is_root_relative_3d_per_frame(kind):
     x = torch.randn(2, 9, JOINTS, 3)
     out = model(x)
     assert out.shape == (2, 9, JOINTS, 3)
-    root = (out[:, :, lifter.ROOT[0]] + out[:, :, lifter.ROOT[1]]) / 2
+    root = (out[:, :, lifter.HIPS[0]] + out[:, :, lifter.HIPS[1]]) / 2
     torch.testing.assert_close(root, torch.zeros_like(root), atol=1e-6, rtol=0)
     assert model(x[:, :4]).shape == (2, 4, JOINTS, 3)  # shorter windows are fine
 
