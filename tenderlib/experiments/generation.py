@@ -40,10 +40,15 @@ from tenderlib.models.text import TextEncoder
 from tenderlib.models.vae import VAEConfig
 from tenderlib.training import TrainConfig
 
+SMOKE_PROFILE = "smoke"  # the profile `make test` trains in seconds: found last when no profile is named
+
+
 def find_run(root=None, profile: str | None = None, method: str = "tender") -> Path:
     """The run `tender generate --model METHOD` uses: among outputs/<profile>/checkpoints/<method>-*/
     (every profile when None) that hold pipeline.json and a finished checkpoint, the one whose
-    pipeline.json was written last. FileNotFoundError naming notebook 03 when there is none."""
+    pipeline.json was written last; with no profile named, a smoke run (what `make test` trains in
+    seconds) only when no other profile has one, so the committed default model is found after
+    the tests ran. FileNotFoundError naming notebook 03 when there is none."""
     from tenderlib.models import METHODS
 
     if method not in METHODS:
@@ -57,6 +62,8 @@ def find_run(root=None, profile: str | None = None, method: str = "tender") -> P
         raise FileNotFoundError(f"no trained {method} model under {where}: run notebook 03 (papermill "
                                 f"notebooks/03_diffusion.ipynb out.ipynb [-f params/default/03_diffusion.yaml]) "
                                 f"to train one, or pass --checkpoint PATH")
+    if profile is None and any(p.parent.parent.name != SMOKE_PROFILE for p in runs):
+        runs = [p for p in runs if p.parent.parent.name != SMOKE_PROFILE]
     return max(runs, key=lambda p: ((p / PIPELINE_FILE).stat().st_mtime, p.name))
 
 
