@@ -5,6 +5,7 @@
 #   make check-portable   the suite from a fresh clone of HEAD twice: AVX2 kernels on 1 thread, then the CPU's own
 #   make notebooks   re-execute the committed notebooks in place (smoke defaults), strip metadata
 #   make env         create or update .venv (re-installs only when pyproject.toml changed)
+#   make lab         create .venv if needed, open JupyterLab on notebooks/ (LAB_ARGS, e.g. --no-browser --port 8890)
 #
 # Variables: PROFILE (default: default), JOBS (runs side by side in make reproduce; default: the
 # CPU count), CELL_TIMEOUT (seconds per notebook cell, 0 = none; default 1800 for make test and
@@ -27,11 +28,12 @@ JOBS ?=
 REPRODUCE_TIMEOUT := $(if $(filter command line environment,$(origin CELL_TIMEOUT)),$(CELL_TIMEOUT),0)
 CELL_TIMEOUT ?= 1800
 PYTEST_ARGS ?=
+LAB_ARGS ?=
 
 # Stored notebook outputs must compare equal run to run: no progress bars in headless runs.
 export TQDM_DISABLE := 1
 
-.PHONY: help env reproduce test check-portable notebooks strip clean-env
+.PHONY: help env lab reproduce test check-portable notebooks strip clean-env
 
 help:
 	@sed -n 's/^#   \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
@@ -56,6 +58,9 @@ $(STAMP): pyproject.toml
 	fi
 	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	@touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 reproduce: $(STAMP)
 	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(REPRODUCE_TIMEOUT) $(if $(JOBS),--jobs $(JOBS))
