@@ -1,19 +1,19 @@
-"""Pictures of 133-keypoint poses: matplotlib stills and fast PIL animations (GIF).
+"""Pictures of 133-keypoint poses, drawn one way everywhere: GIFs, stills and close-ups.
 
-Two drawing paths, one look:
-- `draw_frame` / `plot_grid` draw on matplotlib Axes in the mmpose colours (LINK_COLORS,
-  KEYPOINT_COLORS), with the face as thin contours and the hands as finger chains. They
-  return artists / figures and never show them.
-- `render_frame` / `animate` / `animate_grid` draw with PIL.ImageDraw straight into a
-  palette ("P") image, so a GIF needs no colour quantisation: 100 frames at 256 x 256 take
-  a small fraction of a second and the bytes are identical run to run. The default style is
-  DWPose/ControlNet's OpenPose map (reference section 6.2: OpenPose-18 body limbs as ellipses
-  at 60 % colour, joints in full colour, rainbow hand edges with blue points, white face
-  points) plus the feet, which DWPose leaves out (`feet=False` leaves them out too). Hand and
-  face dots keep DWPose's sizes unless the part is small in the frame, where they shrink so
-  that fingers stay readable. style="mmpose" uses the mmpose colours with face contours.
-  `tenderlib.posemap` draws the same OpenPose style for pose-guided video models, at DWPose's
-  literal pixel sizes and without the feet.
+One renderer: PIL.ImageDraw draws into a palette ("P") image, so a GIF needs no colour
+quantisation (100 frames at 256 x 256 take a small fraction of a second and the bytes are
+identical run to run). The style is DWPose/ControlNet's OpenPose map (reference section 6.2:
+OpenPose-18 body limbs as ellipses at 60 % colour, joints in full colour, rainbow hand edges with
+blue points, white face points, on black) plus the feet, which DWPose leaves out (`feet=False`
+leaves them out too). Hand and face dots keep DWPose's sizes unless the part is small in the
+frame, where they shrink so that fingers stay readable.
+- `render_frame` / `animate` / `animate_grid`: arrays and GIFs; `animate_grid(closeups=True)`
+  adds the hands and face enlarged under each clip, `same_scale=True` draws every clip at one scale.
+- `pose_image` / `draw_frame` / `plot_grid`: the same pictures on matplotlib Axes, placed at
+  their source pixels (overlays, keyframe markers, stills with close-up panels).
+- style="mmpose" (render_frame, animate): mmpose's colours with face contours, for comparison.
+- `tenderlib.posemap` draws the OpenPose map for pose-guided video models at DWPose's literal
+  pixel sizes and without the feet (`openpose_map_frames`).
 
 A keypoint is visible when its confidence is > `threshold` (0.3 in DWPose and in the paper's
 quality rule); links touching a hidden keypoint are not drawn. Pixels: x right, y down.
@@ -119,8 +119,9 @@ def _check_size(size) -> tuple[int, int]:
     return w, h
 
 
-def _fit_transform(kp, vis, size, fit, image_size, margin) -> tuple[float, np.ndarray]:
-    """Uniform scale and offset mapping source pixels into a canvas of `size` (letterboxed)."""
+def _fit_transform(kp, vis, size, fit, image_size, margin, scale=None) -> tuple[float, np.ndarray]:
+    """Uniform scale and offset mapping source pixels into a canvas of `size` (letterboxed);
+    `scale` imposed (pixels per source pixel) centres the box at that scale instead of fitting it."""
     w, h = size
     if fit == "image":
         if image_size is None:
@@ -134,7 +135,8 @@ def _fit_transform(kp, vis, size, fit, image_size, margin) -> tuple[float, np.nd
         lo, hi, m = pts.min(0), pts.max(0), margin
     ext = hi - lo
     ext = np.where(ext > 0, ext, max(ext.max(), 1e-6))  # a single point or a flat line
-    scale = float(min(w * (1 - 2 * m) / ext[0], h * (1 - 2 * m) / ext[1]))
+    if scale is None:
+        scale = float(min(w * (1 - 2 * m) / ext[0], h * (1 - 2 * m) / ext[1]))
     offset = np.array([w, h]) / 2.0 - scale * (lo + hi) / 2.0
     return scale, offset
 
@@ -326,10 +328,11 @@ def _iter_frames(layers: list[_Layer], num_frames: int, size, pal: _Palette) -> 
         yield im
 
 
-def _style_layers(kp, vis, size, style, pal, feet=True, literal=False) -> list[_Layer]:
-    """kp (T, 133, 2) canvas pixels, vis (T, 133) -> the drawing layers of `style`."""
+def _style_layers(kp, vis, size, style, pal, feet=True, literal=False, stroke_side=None) -> list[_Layer]:
+    """kp (T, 133, 2) canvas pixels, vis (T, 133) -> the drawing layers of `style`; strokes sized
+    for a canvas whose shorter side is `stroke_side` (default: this one's)."""
     _check_choice("style", style, STYLES)
-    side = min(size)
+    side = min(size) if stroke_side is None else stroke_side
     if style == "openpose":
         return _openpose_layers(kp, vis, side, pal, feet, literal)
     return _mmpose_layers(kp, vis, side, pal)
@@ -426,12 +429,64 @@ def _check_fps(fps, clip_fps) -> float:
     return fps
 
 
-def _clip_layers(clip: _Clip, size, fit, threshold, margin, style, pal, feet, literal=False) -> list[_Layer]:
-    """A whole clip placed in a canvas of `size` (one transform for all frames) -> drawing layers."""
+def _clip_layers(clip: _Clip, size, fit, threshold, margin, style, pal, feet, literal=False, *,
+                 scale=None) -> list[_Layer]:
+    """A whole clip placed in a canvas of `size` (one transform for all frames) -> drawing layers;
+    `scale` imposed (`_fit_transform`)."""
     vis = _visible(clip.keypoints, clip.confidence, threshold)  # (T, 133)
-    scale, offset = _fit_transform(clip.keypoints, vis, size, fit, clip.image_size, margin)
+    scale, offset = _fit_transform(clip.keypoints, vis, size, fit, clip.image_size, margin, scale)
     kp = clip.keypoints * scale + offset  # (T, 133, 2) canvas pixels
     return _style_layers(np.where(vis[..., None], kp, 0.0), vis, size, style, pal, feet, literal)
+
+
+# Close-ups: the parts drawn enlarged under a clip, in the order they appear in the image of a
+# person facing the camera (their right hand on the image's left); margin of each panel.
+CLOSEUPS = ("right_hand", "face", "left_hand")
+_CLOSEUP_MARGIN = 0.12
+_CLOSEUP_STROKES = 4.0  # close-up strokes as for a canvas this many times the panel's side
+_STILL_STROKES = 2.0    # plot_grid: strokes as for a canvas this many times the drawn one (it is shown small)
+
+
+def _fit_scale(clip: _Clip, size, fit, threshold, margin) -> float:
+    """The scale `_fit_transform` gives a clip in a canvas of `size`."""
+    vis = _visible(clip.keypoints, clip.confidence, threshold)
+    return _fit_transform(clip.keypoints, vis, size, fit, clip.image_size, margin)[0]
+
+
+def _track(kp: np.ndarray, vis: np.ndarray, side: int, margin: float) -> np.ndarray | None:
+    """Canvas pixels (T, 133, 2) of a close-up that follows one part (kp, vis: (T, 133, 2), (T, 133)
+    with only that part's keypoints marked visible): each frame centred on the part's box, at one
+    scale for the clip (its largest box fills the panel less `margin`); frames where the part is
+    hidden keep the nearest visible frame's centre. None when it is never visible."""
+    seen = vis.any(1)  # (T,)
+    if not seen.any():
+        return None
+    lo = np.where(vis[..., None], kp, np.inf).min(1)    # (T, 2)
+    hi = np.where(vis[..., None], kp, -np.inf).max(1)   # (T, 2)
+    scale = side * (1 - 2 * margin) / max(float((hi - lo).max(-1)[seen].max()), 1e-6)
+    frames = np.flatnonzero(seen)
+    near = frames[np.abs(np.arange(len(seen))[:, None] - frames[None]).argmin(1)]  # (T,) nearest visible frame
+    centre = (lo[near] + hi[near]) / 2  # (T, 2)
+    return (kp - centre[:, None]) * scale + side / 2.0
+
+
+def _closeup_frames(clip: _Clip, side: int, threshold, style, pal, feet) -> list[list[Image.Image]]:
+    """One list of frames (side x side) per part of CLOSEUPS, each following that part (`_track`);
+    a part never visible stays empty."""
+    vis = _visible(clip.keypoints, clip.confidence, threshold)  # (T, 133)
+    t = clip.keypoints.shape[0]
+    out = []
+    for region in CLOSEUPS:
+        only = np.zeros_like(vis)
+        only[:, sk.REGIONS[region]] = vis[:, sk.REGIONS[region]]
+        kp = _track(clip.keypoints, only, side, _CLOSEUP_MARGIN)
+        if kp is None:
+            out.append(_draw_frames([], 1, (side, side), pal) * t)
+            continue
+        layers = _style_layers(np.where(vis[..., None], kp, 0.0), vis, (side, side), style, pal, feet,
+                               stroke_side=_CLOSEUP_STROKES * side)
+        out.append(_draw_frames(layers, t, (side, side), pal))
+    return out
 
 
 def openpose_map_frames(clip: _Clip, size, fit: str, threshold: float, margin: float) -> Iterator[np.ndarray]:
@@ -444,8 +499,8 @@ def openpose_map_frames(clip: _Clip, size, fit: str, threshold: float, margin: f
         yield lut[np.asarray(im)]
 
 
-def _cell_frames(clip: _Clip, size, fit, threshold, margin, style, pal, feet) -> list[Image.Image]:
-    layers = _clip_layers(clip, size, fit, threshold, margin, style, pal, feet)
+def _cell_frames(clip: _Clip, size, fit, threshold, margin, style, pal, feet, scale=None) -> list[Image.Image]:
+    layers = _clip_layers(clip, size, fit, threshold, margin, style, pal, feet, scale=scale)
     return _draw_frames(layers, clip.keypoints.shape[0], size, pal)
 
 
@@ -482,13 +537,17 @@ def animate_grid(motions: Sequence, captions: Sequence[str | None] | None = None
                  path=None, fps: float | None = None, size=(192, 192), fit: str = "bbox", *,
                  threshold: float = 0.3, style: str = "openpose", background="black",
                  margin: float = 0.06, pad: str = "loop", gap: int = 4, feet: bool = True,
-                 image_size=None) -> bytes:
+                 image_size=None, same_scale: bool = False, closeups: bool = False) -> bytes:
     """Several clips side by side in one GIF; returns the bytes and writes them to `path`.
 
     Each cell (size (W, H)) is fitted to its own clip; captions (default: each Motion's first
     text; pass a list of None to leave them out) are wrapped under each cell. Shorter clips
     loop (pad="loop") or hold their last frame (pad="hold") until the longest ends.
     fps: default the first clip's fps (30 for arrays). image_size: for array clips with fit="image".
+    same_scale: every clip at the scale of the one that needs the smallest (each centred in its
+    cell), so sizes compare across cells (truth beside reconstruction).
+    closeups: under each cell, the right hand, face and left hand (CLOSEUPS) enlarged in three
+    square panels of (W - 2 gap) / 3 pixels, each following its part (one scale per clip).
     """
     _check_choice("fit", fit, FITS)
     _check_choice("pad", pad, PADS)
@@ -498,100 +557,155 @@ def animate_grid(motions: Sequence, captions: Sequence[str | None] | None = None
     if len({c.fps for c in clips if c.fps is not None}) > 1:
         logger.warning("animate_grid: clips have different fps; all play at %.1f", fps)
     w, h = size
+    side = (w - 2 * gap) // 3 if closeups else 0  # close-up panels
+    if closeups and side < 8:
+        raise ValueError(f"closeups need cells at least {3 * 8 + 2 * gap} pixels wide, got {w}")
+    band = side + gap if closeups else 0
     lines = [_caption_lines(c, w) for c in captions]
     strips = [_caption_strip(ln, w, max(map(len, lines))) for ln in lines]
-    cell_h = h + len(strips[0])
+    cell_h = h + band + len(strips[0])
     grid = np.zeros((rows * cell_h + (rows - 1) * gap, cols * w + (cols - 1) * gap), dtype=np.uint8)
     origins = [((i % cols) * (w + gap), (i // cols) * (cell_h + gap)) for i in range(len(clips))]
     for (x, y), strip in zip(origins, strips):
-        grid[y + h:y + cell_h, x:x + w] = strip
+        grid[y + h + band:y + cell_h, x:x + w] = strip
     pal = _Palette(background)
-    cell_frames = [_cell_frames(c, size, fit, threshold, margin, style, pal, feet) for c in clips]
-    num_frames = max(len(f) for f in cell_frames)
+    scale = min(_fit_scale(c, size, fit, threshold, margin) for c in clips) if same_scale else None
+    cells = []  # per clip: [(frames, dx, dy), ...] the body, then the close-ups
+    for c in clips:
+        parts = [(_cell_frames(c, size, fit, threshold, margin, style, pal, feet, scale), 0, 0)]
+        if closeups:
+            parts += [(f, k * (side + gap), h + gap)
+                      for k, f in enumerate(_closeup_frames(c, side, threshold, style, pal, feet))]
+        cells.append(parts)
+    num_frames = max(len(parts[0][0]) for parts in cells)
     frames = []
     for t in range(num_frames):
-        picks = [(f[t % len(f)] if pad == "loop" else f[min(t, len(f) - 1)]) for f in cell_frames]
-        frames.append(_compose(grid, [(im, x, y) for im, (x, y) in zip(picks, origins)], pal))
+        picks = [(f[t % len(f)] if pad == "loop" else f[min(t, len(f) - 1)], x + dx, y + dy)
+                 for parts, (x, y) in zip(cells, origins) for f, dx, dy in parts]
+        frames.append(_compose(grid, picks, pal))
     return _save_gif(frames, fps, path)
 
 
-# ---- matplotlib ----------------------------------------------------------------------------
+# ---- matplotlib: the same drawing, placed on Axes in source pixels ---------------------------
 
 @dataclass(frozen=True)
 class FrameArtists:
     """What draw_frame added to the Axes."""
-    links: object        # LineCollection: body, feet and finger links with both ends visible
-    face: object         # LineCollection: face contours (FACE_GROUPS)
-    points: object       # PathCollection: visible keypoints
+    image: object        # AxesImage: the pose as drawn by the PIL renderer, transparent elsewhere
+    view: tuple          # (x0, y0, x1, y1) the source-pixel window drawn
     border: object       # Rectangle of the image frame, or None
 
 
-def _is_light(color) -> bool:
-    from matplotlib.colors import to_rgb
-    return sum(to_rgb(color)) / 3 > 0.5
+def _check_view(view) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in view)
+    except (TypeError, ValueError):
+        raise ValueError(f"view must be (x0, y0, x1, y1) in pixels, got {view!r}") from None
+    if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
+        raise ValueError(f"view must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {view!r}")
+    return x0, y0, x1, y1
+
+
+def _box_extent(pts: np.ndarray, margin: float, square: bool = False) -> np.ndarray:
+    """(2,) width and height of the window `_box_view` puts around points (N, 2)."""
+    if len(pts) == 0:
+        return np.ones(2)
+    ext = np.maximum(np.ptp(pts, axis=0), 1e-6)
+    ext = ext + 2 * margin * ext.max()
+    return np.full(2, ext.max()) if square else ext
+
+
+def _box_view(pts: np.ndarray, margin: float, extent=None, square: bool = False) -> tuple[float, ...]:
+    """(x0, y0, x1, y1): a window around points (N, 2), `margin` of their larger side on each side;
+    extent (w, h) imposed (the same scale across panels), centred on the points. The unit square
+    when there are none."""
+    ext = _box_extent(pts, margin, square) if extent is None else np.asarray(extent, dtype=np.float64)
+    c = (pts.min(0) + pts.max(0)) / 2 if len(pts) else ext / 2
+    return (c[0] - ext[0] / 2, c[1] - ext[1] / 2, c[0] + ext[0] / 2, c[1] + ext[1] / 2)
+
+
+def pose_image(keypoints, confidence=None, view=None, *, threshold: float = 0.3, resolution: int = 512,
+               stroke_side: float | None = None, feet: bool = True, image_size=None) -> np.ndarray:
+    """One pose drawn by the PIL renderer (OpenPose map, as the GIFs) over a source-pixel window
+    `view` (x0, y0, x1, y1) (default: the image when image_size is given, else the visible
+    keypoints' box with a 6 % margin), its longer side `resolution` pixels: (h, w, 4) uint8 RGBA,
+    transparent where nothing is drawn. stroke_side: strokes as for a canvas of that side."""
+    kp, conf = _frame_arrays(keypoints, confidence)
+    vis = _visible(kp, conf, threshold)  # (133,)
+    if view is None:
+        view = (0, 0, *image_size) if image_size is not None else _box_view(kp[vis], 0.06)
+    x0, y0, x1, y1 = _check_view(view)
+    if not (isinstance(resolution, (int, np.integer)) and resolution >= 8):
+        raise ValueError(f"resolution must be an int >= 8, got {resolution!r}")
+    span = max(x1 - x0, y1 - y0)
+    w, h = max(8, round(resolution * (x1 - x0) / span)), max(8, round(resolution * (y1 - y0) / span))
+    p = (kp - [x0, y0]) * [w / (x1 - x0), h / (y1 - y0)]  # (133, 2) canvas pixels
+    pal = _Palette("black")
+    layers = _style_layers(np.where(vis[:, None], p, 0.0)[None], vis[None], (w, h), "openpose", pal, feet,
+                           stroke_side=stroke_side)
+    index = np.asarray(_draw_frames(layers, 1, (w, h), pal)[0])  # (h, w) palette indices
+    lut = np.array(pal.flat(), dtype=np.uint8).reshape(256, 3)
+    return np.concatenate([lut[index], np.where(index > 0, 255, 0).astype(np.uint8)[..., None]], -1)
 
 
 def draw_frame(ax, keypoints, confidence=None, threshold: float = 0.3, image_size=None, *,
-               alpha: float = 1.0, linewidth: float = 2.0, point_size: float = 12.0,
-               border: bool = True, set_limits: bool = True) -> FrameArtists:
-    """Draw one pose (133, 2) in image pixels on a matplotlib Axes, mmpose colours.
+               alpha: float = 1.0, view=None, resolution: int = 512, stroke_side: float | None = None,
+               feet: bool = True, background="black", border: bool = True,
+               set_limits: bool = True) -> FrameArtists:
+    """Draw one pose (133, 2) in image pixels on a matplotlib Axes, as the GIFs draw it.
 
-    Hidden (confidence <= threshold) keypoints and the links touching them are left out.
-    The face is drawn as thin contours with small points, the hands as finger chains.
-    image_size (W, H): limits are the image, with a dashed border if `border`; without it
-    the limits follow the data. The y axis points down, the aspect is equal.
+    The pose is drawn by `pose_image` (the OpenPose map: OpenPose-18 limbs, the feet, rainbow
+    hand edges with blue points, white face dots; hidden keypoints (confidence <= threshold)
+    and the links touching them left out) and placed on the Axes at its source pixels over the
+    window `view` (default: the image when image_size (W, H) is given, else the visible
+    keypoints' box). The Axes gets the `background` colour; with image_size and `border`, a
+    dashed frame of the image; set_limits: the limits are the image, or the view. y points
+    down, the aspect is equal. Several calls overlay (alpha for fading).
     """
-    from matplotlib.collections import LineCollection
     from matplotlib.patches import Rectangle
 
-    kp, conf = _frame_arrays(keypoints, confidence)
-    vis = _visible(kp, conf, threshold)  # (133,)
-    light = _is_light(ax.get_facecolor())
-    contrast = np.array([0.25, 0.25, 0.25]) if light else np.ones(3)
-
-    ok = vis[sk.LINKS].all(1)  # (65,)
-    is_hand = np.isin(np.array(sk.LINK_REGIONS), ["left_hand", "right_hand"])
-    links = LineCollection(kp[sk.LINKS[ok]], colors=sk.LINK_COLORS[ok] / 255.0,
-                           linewidths=np.where(is_hand[ok], 0.45, 1.0) * linewidth,
-                           alpha=alpha, capstyle="round", zorder=2)
-    fok = vis[sk.FACE_LINKS].all(1)  # (63,)
-    face = LineCollection(kp[sk.FACE_LINKS[fok]], colors=[contrast], linewidths=0.35 * linewidth,
-                          alpha=alpha, zorder=2)
-    ax.add_collection(face, autolim=True)
-    ax.add_collection(links, autolim=True)
-
-    colors = sk.KEYPOINT_COLORS / 255.0
-    colors[(sk.KEYPOINT_COLORS == 255).all(1)] = contrast  # white points stay visible on white
-    region_scale = np.array([1.0, 0.6, 0.12, 0.3, 0.3])[sk.REGION_IDS]  # body, foot, face, hands
-    points = ax.scatter(kp[vis, 0], kp[vis, 1], s=point_size * region_scale[vis], c=colors[vis],
-                        alpha=alpha, linewidths=0, zorder=3)
-
+    if view is None and image_size is not None:
+        view = (0, 0, image_size[0], image_size[1])
+    rgba = pose_image(keypoints, confidence, view, threshold=threshold, resolution=resolution,
+                      stroke_side=stroke_side, feet=feet)
+    if view is None:
+        kp, conf = _frame_arrays(keypoints, confidence)
+        view = _box_view(kp[_visible(kp, conf, threshold)], 0.06)
+    x0, y0, x1, y1 = _check_view(view)
+    limits = (ax.get_xlim(), ax.get_ylim())
+    ax.set_facecolor(background)
+    image = ax.imshow(rgba, extent=(x0, x1, y1, y0), alpha=alpha, interpolation="antialiased", zorder=2)
     rect = None
     if image_size is not None and border:
         rect = Rectangle((0, 0), image_size[0], image_size[1], fill=False, edgecolor="0.5",
                          linewidth=0.8, linestyle="--", zorder=1)
         ax.add_patch(rect)
     if set_limits:
-        if image_size is not None:
-            ax.set_xlim(0, image_size[0])
-            ax.set_ylim(image_size[1], 0)
-        else:
-            ax.autoscale_view()
+        xlim, ylim = ((0, image_size[0]), (image_size[1], 0)) if image_size is not None else ((x0, x1), (y1, y0))
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+    elif len(ax.images) > 1:  # the caller's limits stand
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
     if not ax.yaxis_inverted():
         ax.invert_yaxis()
     ax.set_aspect("equal")
-    return FrameArtists(links, face, points, rect)
+    return FrameArtists(image, (x0, y0, x1, y1), rect)
 
 
 def plot_grid(motions: Sequence, frame_index: int | None = None, captions: Sequence[str | None] | None = None,
               cols: int = 4, *, num_overlay: int = 5, layout: str = "overlay", threshold: float = 0.3,
-              cell_size=(2.4, 3.2), background="white", margin: float = 0.06):
-    """A still of several clips; returns the matplotlib Figure (not shown).
+              cell_size=(2.4, 3.2), background="black", margin: float = 0.06, same_scale: bool = False,
+              closeups: bool = False):
+    """A still of several clips, drawn as the GIFs are; returns the matplotlib Figure (not shown).
 
     frame_index: one frame of every clip (negative counts from the end); None shows
     `num_overlay` frames evenly spaced over each clip, as an overlay with fading alpha (the
     last frame opaque; layout="overlay") or side by side (layout="filmstrip").
     captions: default each Motion's first text; wrapped under the clip as the Axes title.
+    same_scale: every cell at the scale of the largest clip (truth beside reconstruction).
+    closeups: under each cell, the right hand, face and left hand (CLOSEUPS) of the last frame
+    shown, enlarged.
     """
     import matplotlib.pyplot as plt
 
@@ -599,11 +713,10 @@ def plot_grid(motions: Sequence, frame_index: int | None = None, captions: Seque
     clips, captions, cols, rows = _grid_clips(motions, captions, cols)
     if frame_index is None and num_overlay < 1:
         raise ValueError(f"num_overlay must be >= 1, got {num_overlay}")
-    width = cell_size[0] * (num_overlay if layout == "filmstrip" and frame_index is None else 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, cell_size[1] * rows), squeeze=False)
-    for ax in axes.ravel()[len(clips):]:
-        ax.axis("off")
-    for ax, clip, caption in zip(axes.ravel(), clips, captions):
+    strip = layout == "filmstrip" and frame_index is None
+    width = cell_size[0] * (num_overlay if strip else 1)
+    shown = []  # per clip: (keypoints (F, 133, 2), confidence (F, 133)) as drawn
+    for clip in clips:
         t_total = clip.keypoints.shape[0]
         if frame_index is not None:
             if not -t_total <= frame_index < t_total:
@@ -613,20 +726,40 @@ def plot_grid(motions: Sequence, frame_index: int | None = None, captions: Seque
             frames = np.unique(np.round(np.linspace(0, t_total - 1, num_overlay)).astype(np.int64))
         kp, conf = clip.keypoints[frames], clip.confidence[frames]  # (F, 133, 2), (F, 133)
         vis = _visible(kp, conf, threshold)
-        if layout == "filmstrip" and len(frames) > 1 and vis.any():
+        if strip and len(frames) > 1 and vis.any():
             span = np.ptp(kp[vis][:, 0]) * 1.15
             kp = kp + np.arange(len(frames))[:, None, None] * np.array([span, 0.0])
-        ax.set_facecolor(background)
-        alphas = np.linspace(0.2, 1.0, len(frames)) if layout == "overlay" else np.ones(len(frames))
+        shown.append((kp, conf))
+    boxes = [kp[_visible(kp, conf, threshold)] for kp, conf in shown]  # (N, 2) visible points of each cell
+    extent = np.max([_box_extent(b, margin) for b in boxes], axis=0) if same_scale else None
+    heights = [cell_size[1], cell_size[1] * 0.42] if closeups else [cell_size[1]]
+    fig = plt.figure(figsize=(width * cols, sum(heights) * rows))
+    grid = fig.add_gridspec(rows * len(heights), cols, height_ratios=heights * rows)
+    for i, ((kp, conf), box, caption) in enumerate(zip(shown, boxes, captions)):
+        r, c = divmod(i, cols)
+        ax = fig.add_subplot(grid[r * len(heights), c])
+        alphas = np.linspace(0.2, 1.0, len(kp)) if layout == "overlay" else np.ones(len(kp))
+        view = _box_view(box, margin, extent)
         for frame_kp, frame_conf, a in zip(kp, conf, alphas):
-            draw_frame(ax, frame_kp, frame_conf, threshold, alpha=float(a), set_limits=False)
-        if vis.any():
-            lo, hi = kp[vis].min(0), kp[vis].max(0)
-            pad = (hi - lo).max() * margin + 1e-6
-            ax.set_xlim(lo[0] - pad, hi[0] + pad)
-            ax.set_ylim(hi[1] + pad, lo[1] - pad)
-        ax.set(aspect="equal", xticks=[], yticks=[])
+            draw_frame(ax, frame_kp, frame_conf, threshold, alpha=float(a), view=view, background=background,
+                       resolution=512 * (num_overlay if strip else 1), stroke_side=_STILL_STROKES * 512)
+        ax.set(xticks=[], yticks=[])
         if caption:
             ax.set_title(textwrap.fill(caption, max(12, int(width * 9))), fontsize=8)
+        if closeups:
+            sub = grid[r * len(heights) + 1, c].subgridspec(1, len(CLOSEUPS), wspace=0.05)
+            for k, region in enumerate(CLOSEUPS):
+                cax = fig.add_subplot(sub[0, k])
+                cax.set(xticks=[], yticks=[])
+                cax.set_title(region.replace("_", " "), fontsize=6, pad=2)
+                part = kp[-1, sk.REGIONS[region]][_visible(kp[-1], conf[-1], threshold)[sk.REGIONS[region]]]
+                cax.set_facecolor(background)
+                if len(part):  # the last frame shown (the opaque one), centred on the part
+                    draw_frame(cax, kp[-1], conf[-1], threshold, resolution=256, background=background,
+                               view=_box_view(part, _CLOSEUP_MARGIN, square=True),
+                               stroke_side=256 * _CLOSEUP_STROKES)
+                else:
+                    cax.text(0.5, 0.5, "not visible", color="0.6", fontsize=6, ha="center", va="center",
+                             transform=cax.transAxes)
     fig.tight_layout()
     return fig

@@ -40,7 +40,8 @@ def waving_motion(num_frames=12, image_size=(640, 480), height=300.0) -> Motion:
 
 def px(img, xy):
     x, y = np.round(xy).astype(int)
-    return tuple(int(v) for v in img[y, x])
+    v = img[y, x]
+    return int(v) if np.ndim(v) == 0 else tuple(int(c) for c in v)
 
 
 # ---------------------------------------------------------------- render_frame
@@ -173,32 +174,79 @@ def test_animate_grid_sizes_and_padding():
         viz.animate_grid(clips, pad="repeat")
 
 
+# ---------------------------------------------------------------- close-ups and one scale
+
+def test_animate_grid_closeups_follow_each_part():
+    m = waving_motion(12)
+    plain = viz.animate_grid([m], captions=[None], size=(192, 192))
+    data = viz.animate_grid([m], captions=[None], size=(192, 192), closeups=True, gap=4)
+    n, _, size, _ = gif_frames(data)
+    side = (192 - 2 * 4) // 3
+    assert gif_frames(plain)[2] == (192, 192) and (n, size) == (12, (192, 192 + 4 + side))
+    assert data == viz.animate_grid([m], captions=[None], size=(192, 192), closeups=True, gap=4)
+    im = Image.open(io.BytesIO(data))
+    for t in range(n):  # the right hand swings across the body panel, yet stays centred in its close-up
+        im.seek(t)
+        panel = np.asarray(im.convert("RGB"))[192 + 4:, :side]
+        blue = (panel[..., 2] == 255) & (panel[..., :2] == 0).all(-1)  # the hand's points
+        ys, xs = np.nonzero(blue)
+        assert len(xs) > 5 and abs(xs.mean() - side / 2) < side * 0.2 and abs(ys.mean() - side / 2) < side * 0.2
+    hidden = waving_motion(4)
+    hidden.confidence[:, sk.REGIONS["left_hand"]] = 0.0
+    im = Image.open(io.BytesIO(viz.animate_grid([hidden], captions=[None], size=(96, 96), closeups=True)))
+    assert not np.asarray(im.convert("RGB"))[96 + 4:, 96 - (96 - 8) // 3:].any()  # the left hand's panel is empty
+    with pytest.raises(ValueError, match="closeups"):
+        viz.animate_grid([m], size=(24, 64), closeups=True)
+
+
+def test_same_scale_draws_equal_sizes_equally():
+    big, small = waving_motion(4, height=300.0), waving_motion(4, height=150.0)
+    heights = {}
+    for same in (False, True):
+        im = Image.open(io.BytesIO(viz.animate_grid([big, small], captions=[None] * 2, cols=2, size=(128, 128),
+                                                    gap=0, same_scale=same))).convert("RGB")
+        a = np.asarray(im)
+        heights[same] = [np.ptp(np.nonzero(a[:, k * 128:(k + 1) * 128].any(-1))[0]) for k in (0, 1)]
+    assert abs(heights[False][0] - heights[False][1]) <= 3          # each fitted to its cell
+    assert abs(heights[True][1] / heights[True][0] - 0.5) < 0.06     # half the person, half the height
+
+
 # ---------------------------------------------------------------- matplotlib
 
-def test_draw_frame_hides_low_confidence_links():
+def test_pose_image_is_the_renderers_drawing_in_source_pixels():
     pose = canvas_pose(640, 300.0)
     conf = np.ones(133)
+    rgba = viz.pose_image(pose, conf, view=(0, 0, 640, 640), resolution=640)
+    assert rgba.shape == (640, 640, 4) and rgba.dtype == np.uint8
+    assert np.array_equal(rgba[..., :3], viz.render_frame(pose, conf, size=(640, 640)))  # one drawing
+    assert ((rgba[..., 3] == 255) == rgba[..., :3].any(-1)).all()                     # transparent elsewhere
+    mid = (pose[N["left_shoulder"]] + pose[N["left_elbow"]]) / 2
+    assert px(rgba[..., 3], mid) == 255
     conf[N["left_elbow"]] = 0.2
-    conf[sk.FACE_OFFSET + 8] = 0.0  # chin: two jaw contour segments go
+    hidden = viz.pose_image(pose, conf, view=(0, 0, 640, 640), resolution=640)
+    assert px(hidden[..., 3], mid) == 0 and px(hidden[..., 3], pose[N["left_elbow"]]) == 0
+    half = viz.pose_image(pose, None, view=(0, 0, 640, 640), resolution=320)  # same window, half the pixels
+    assert half.shape == (320, 320, 4) and px(half[..., 3], mid / 2) == 255
+    with pytest.raises(ValueError, match="view"):
+        viz.pose_image(pose, None, view=(10, 0, 5, 640))
+
+
+def test_draw_frame_places_the_drawing_at_source_pixels():
+    pose = canvas_pose(640, 300.0)
     fig, ax = plt.subplots()
-    art = viz.draw_frame(ax, pose, conf, image_size=(640, 640))
-    segments = art.links.get_segments()
-    assert len(segments) == 65 - 2                       # shoulder-elbow and elbow-wrist dropped
-    drawn = {tuple(np.round(s, 3).ravel()) for s in segments}
-    elbow = tuple(np.round(pose[N["left_elbow"]], 3))
-    assert not any(elbow == d[:2] or elbow == d[2:] for d in drawn)
-    assert len(art.face.get_segments()) == len(sk.FACE_LINKS) - 2
-    assert len(art.points.get_offsets()) == 133 - 2
+    art = viz.draw_frame(ax, pose, None, image_size=(640, 640))
+    assert art.image.get_extent() == [0, 640, 640, 0] and art.view == (0, 0, 640, 640)
     assert ax.yaxis_inverted() and ax.get_xlim() == (0, 640) and art.border is not None
+    assert ax.get_facecolor()[:3] == (0.0, 0.0, 0.0)
     plt.close(fig)
-
-
-def test_draw_frame_autoscales_without_image_size():
     fig, ax = plt.subplots()
-    art = viz.draw_frame(ax, canvas_pose(), None)
+    art = viz.draw_frame(ax, pose, None)  # the visible keypoints' box
     assert art.border is None and ax.yaxis_inverted()
     lo, hi = sorted(ax.get_xlim())
-    assert lo <= canvas_pose()[:, 0].min() and hi >= canvas_pose()[:, 0].max()
+    assert lo <= pose[:, 0].min() and hi >= pose[:, 0].max()
+    ax.set(xlim=(0, 50), ylim=(50, 0))
+    viz.draw_frame(ax, pose, None, alpha=0.5, set_limits=False)  # an overlay keeps the caller's limits
+    assert ax.get_xlim() == (0, 50) and len(ax.images) == 2
     plt.close(fig)
 
 
@@ -206,12 +254,21 @@ def test_plot_grid_layout():
     clips = [waving_motion(6) for _ in range(3)]
     fig = viz.plot_grid(clips, cols=2)
     axes = fig.get_axes()
-    assert len(axes) == 4 and sum(ax.axison for ax in axes) == 3
-    assert axes[0].get_title().startswith("a person waves")
-    assert len(axes[0].collections) == 3 * 5                 # 5 overlaid frames x (links, face, points)
+    assert len(axes) == 3 and axes[0].get_title().startswith("a person waves")
+    assert len(axes[0].images) == 5                            # 5 overlaid frames, fading
+    assert [im.get_alpha() for im in axes[0].images] == pytest.approx(np.linspace(0.2, 1.0, 5))
     plt.close(fig)
     fig = viz.plot_grid(clips[:2], frame_index=-1, captions=["one", None], layout="filmstrip")
-    assert len(fig.get_axes()) == 2 and len(fig.get_axes()[0].collections) == 3
+    assert len(fig.get_axes()) == 2 and len(fig.get_axes()[0].images) == 1
+    plt.close(fig)
+    fig = viz.plot_grid(clips[:2], closeups=True)
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert len(titles) == 2 * 4 and titles[1:4] == ["right hand", "face", "left hand"]
+    plt.close(fig)
+    small = waving_motion(6, height=150.0)
+    fig = viz.plot_grid([clips[0], small], same_scale=True)
+    spans = [np.ptp(ax.get_xlim()) for ax in fig.get_axes()]
+    assert spans[0] == pytest.approx(spans[1])
     plt.close(fig)
     with pytest.raises(ValueError, match="frame_index"):
         viz.plot_grid(clips, frame_index=6)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from tenderlib import datasets, params, seeding, synthetic, training
+from tenderlib.data.skeleton import REGIONS
 from tenderlib.models.losses import PartErrors, part_errors
 from tenderlib.models.vae import PAVAE, VAEConfig
 
@@ -315,9 +316,19 @@ class Reconstruction:
     truth: np.ndarray  # (T, K, 2) pixels
     truth_confidence: np.ndarray  # (T, K)
     pred: np.ndarray  # (T, K, 2) pixels
-    pred_confidence: np.ndarray  # (T, K): decoded (CAG), else the true confidence
+    pred_confidence: np.ndarray  # (T, K): decoded (CAG), 0 on the regions the clip does not annotate; else the true
     caption: str
     index: int  # store index
+
+
+def annotated_regions(confidence: np.ndarray) -> np.ndarray:
+    """(B, T, K) confidence -> (B, K) 1.0 on the regions (tenderlib.data.skeleton.REGIONS) a clip
+    annotates anywhere, 0.0 elsewhere: where its reconstruction may show keypoints (a face-only
+    clip's decoded body is the decoder's guess, not the clip)."""
+    out = np.zeros((confidence.shape[0], confidence.shape[-1]), dtype=confidence.dtype)
+    for part in REGIONS.values():
+        out[:, part] = (confidence[..., part] > 0).any(axis=(1, 2))[:, None]
+    return out
 
 
 @torch.no_grad()
@@ -337,8 +348,8 @@ def reconstruct(model: PAVAE, dataset, positions) -> list[Reconstruction]:
     finally:
         model.train(was_training)
     truth_px, pred_px = to_pixels(batch).cpu().numpy(), to_pixels(pred, batch.center, batch.scale).cpu().numpy()
-    conf = batch.features[..., 2].cpu().numpy()
-    pred_conf = pred[..., 2].cpu().numpy() if model.cfg.cag else conf
+    conf = batch.features[..., 2].cpu().numpy()  # (B, T, K)
+    pred_conf = pred[..., 2].cpu().numpy() * annotated_regions(conf)[:, None] if model.cfg.cag else conf
     return [Reconstruction(truth_px[b, :n], conf[b, :n], pred_px[b, :n], pred_conf[b, :n], it.caption, it.index)
             for b, (it, n) in enumerate(zip(items, batch.lengths.tolist()))]
 

@@ -468,6 +468,25 @@ def test_reconstruct_returns_the_clip_in_pixels(tiny_store):
     np.testing.assert_array_equal(r.pred_confidence, r.truth_confidence)  # without CAG: the true confidence
 
 
+def test_reconstruction_shows_no_region_the_clip_does_not_annotate(tiny_store):
+    """A face-only clip's reconstruction: the decoder's body is its guess, given confidence 0."""
+    from tenderlib.data.skeleton import REGIONS
+
+    conf = np.ones((2, 5, NUM_KEYPOINTS), dtype=np.float32)
+    conf[0][:, np.r_[0:REGIONS["face"].start, REGIONS["face"].stop:NUM_KEYPOINTS]] = 0.0  # clip 0: face only
+    conf[1, 3, REGIONS["left_hand"]] = 0.0  # clip 1: one frame without the left hand still annotates it
+    mask = vae_runs.annotated_regions(conf)
+    assert mask.shape == (2, NUM_KEYPOINTS)
+    assert mask[0, REGIONS["face"]].all() and mask[0].sum() == REGIONS["face"].stop - REGIONS["face"].start
+    assert mask[1].all()
+    m = model(max_frames=12)
+    ds = vae_runs.eval_dataset(tiny_store, np.arange(10), m.cfg)
+    r = vae_runs.reconstruct(m, ds, [0])[0]
+    for name, part in REGIONS.items():
+        if not (r.truth_confidence[:, part] > 0).any():
+            assert not r.pred_confidence[:, part].any(), name
+
+
 def test_velocity_error_hand_computed():
     from tenderlib.data.dataset import Batch
     from tenderlib.experiments.vae_runs import _velocity_error
