@@ -83,6 +83,13 @@ def map_runs(fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int = 1, name
         return [f.result() for f in futures]
 
 
+def call(task: tuple[Callable[[Any], Any], Any]) -> Any:
+    """(fn, arg) -> fn(arg): `map_runs(call, [(f, a), (g, b)], jobs)` runs different module-level
+    functions side by side."""
+    fn, arg = task
+    return fn(arg)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model run by config: `<module>.load_or_train(config, train_config, store, selection, profile)`,

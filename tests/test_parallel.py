@@ -31,6 +31,13 @@ def test_two_processes_give_the_numbers_of_one(one_torch_thread):
     assert one[0] != one[1]
 
 
+def test_call_runs_different_functions_side_by_side(one_torch_thread):
+    tasks = [(train_tiny, 0), (fails, 2), (train_tiny, 1)]
+    assert parallel.map_runs(parallel.call, tasks, jobs=2) == [train_tiny(0), 2, train_tiny(1)]
+    with pytest.raises(RuntimeError, match="task 1 broke"):
+        parallel.map_runs(parallel.call, [(fails, 1)], jobs=1)
+
+
 def test_bad_input():
     for jobs in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="jobs must be an int >= 1"):

@@ -256,6 +256,27 @@ def train_task(task: tuple) -> str:
     return str(fit(method, method_stages, datasets.open_store(data), selection, profile).run_dir)
 
 
+@dataclass(frozen=True)
+class BaselineRun:
+    """One baseline's row of Table 2, picklable for a worker process: the method and its stages,
+    trained on table.selection and scored as `table` says (its denoiser fields are Tender's and
+    name nothing here)."""
+
+    method: str  # one of BASELINES
+    stages: tuple  # stages(method, ...)
+    table: Any  # tenderlib.experiments.generation.TableRun
+
+
+def table_row(run: BaselineRun) -> dict:
+    """Train (or load) every stage of the baseline and score it (`generation.scored_row`, cached in
+    its last stage's run folder); the same row as generation.table_row gives Tender."""
+    store, _, evaluator = generation.table_models(run.table)
+    fitted = fit(run.method, run.stages, store, run.table.selection, run.table.profile,
+                 text_encoder=evaluator.text_encoder)
+    return generation.scored_row(run.table, fitted.run_dir, fitted.pipe, fitted.parameters,
+                                 len(store.select(run.table.selection)))
+
+
 def untrained(method: str, method_stages: tuple[Stage, ...], max_frames: int, text_encoder, fps: float = 30.0):
     """The pipeline of `method` with freshly initialised weights (what its size costs: parameters,
     time per motion); every motion `max_frames` long."""

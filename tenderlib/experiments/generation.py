@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,7 +371,8 @@ MOVEMENT_COLUMNS = ("disp", "std", "spread")
 class TableRun:
     """Everything one row of a generation table depends on, picklable for a worker process: the
     data, the VAE and MoLIP (loaded from their runs, trained if missing), the denoiser and its
-    training clips, the test clips and how they are scored."""
+    training clips, the test clips and how they are scored. untrained=True scores the same
+    denoiser at its initial weights (with the trained one's latent statistics): Table 2's floor."""
 
     profile: str
     data: Any  # tenderlib.datasets.Data: the store
@@ -390,6 +392,8 @@ class TableRun:
     mm_repeats: int = 5
     seed: int = 0
     sample_sets: int = 1
+    guidance_scale: float | None = None  # None: the denoiser config's
+    untrained: bool = False
 
 
 SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scored>.json
@@ -405,31 +409,48 @@ def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection
     return store, vae_run, evaluator
 
 
-def table_row(run: TableRun) -> dict:
-    """Train (or load) the denoiser of `run` and score it; returns {'train_clips', 'parameters',
-    'run_dir', **result_row}. The scores are kept in the denoiser's run folder (scores/<hash>.json,
-    keyed by everything that makes them), so a second call reads them instead of generating."""
+def table_models(run: TableRun):
+    """(store, VAE run, MoLIP) of a table run, loaded once per process for the rows that share them."""
+    return _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train, run.vae_selection)
 
-    store, vae_run, evaluator = _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train,
-                                        run.vae_selection)
-    fitted = fit_pipeline(vae_run, run.denoiser, run.train, store, run.selection, run.profile,
-                          text_encoder=evaluator.text_encoder, publish=False)
-    key = params.config_hash(run)  # the evaluator, the test clips, the metrics and the sampling, among the rest
-    path = Path(fitted.run_dir) / SCORE_DIR / f"{key}.json"
+
+def scored_row(run: TableRun, run_dir, pipe, parameters: int, train_clips: int) -> dict:
+    """{'train_clips', 'parameters', 'run_dir', 'movement', **result_row} of `pipe` (any
+    MotionPipeline) generating for run.test_selection and scored as `run` says. Kept in the run
+    folder (scores/<hash of `run`>.json: the evaluator, the test clips, the metrics and the
+    sampling, among the rest), so a second call, or a killed notebook run again, reads it."""
+    path = Path(run_dir) / SCORE_DIR / f"{params.config_hash(run)}.json"
     if path.is_file():
         row = json.loads(path.read_text())
     else:
+        store, _, evaluator = table_models(run)
         test = store.select(run.test_selection)
         reference = evaluation.real_reference(evaluator, store, test)
-        res = score(fitted.pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
-                    mm_texts=run.mm_texts, mm_repeats=run.mm_repeats, seed=run.seed, sample_sets=run.sample_sets)
-        row = {"train_clips": fitted.train_clips, "parameters": count_parameters(fitted.pipe.denoiser),
-               **result_row(res)}
+        res = score(pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
+                    guidance_scale=run.guidance_scale, mm_texts=run.mm_texts, mm_repeats=run.mm_repeats,
+                    seed=run.seed, sample_sets=run.sample_sets)
+        row = {"train_clips": train_clips, "parameters": parameters, **result_row(res), "movement": res.movement}
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{path.name}")
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         tmp.write_text(json.dumps(row, indent=1) + "\n")
         tmp.replace(path)
-    return {**row, "run_dir": str(fitted.run_dir)}
+    return {**row, "run_dir": str(run_dir)}
+
+
+def table_row(run: TableRun) -> dict:
+    """Train (or load) the denoiser of `run` and score it (`scored_row`, cached in its run folder);
+    untrained=True: the same architecture at its initial weights, scored beside the trained run."""
+
+    store, vae_run, evaluator = table_models(run)
+    fitted = fit_pipeline(vae_run, run.denoiser, run.train, store, run.selection, run.profile,
+                          text_encoder=evaluator.text_encoder, publish=False)
+    pipe = fitted.pipe
+    if run.untrained:  # only the weights differ: the trained model's latent standardisation
+        fresh = denoiser.build(run.denoiser, run.seed, evaluator.text_encoder).eval()
+        fresh.latent_mean.copy_(pipe.denoiser.latent_mean)
+        fresh.latent_std.copy_(pipe.denoiser.latent_std)
+        pipe = Tender(pipe.vae, fresh, pipe.length_sampler, pipe.fps)
+    return scored_row(run, fitted.run_dir, pipe, count_parameters(pipe.denoiser), fitted.train_clips)
 
 
 # --------------------------------------------------------------------------------------------

@@ -113,3 +113,25 @@ def test_stage_configs_by_size():
         baselines.stages("motiondiffuse", "smoke", 32, 1)
     with pytest.raises(ValueError, match="size must be one of"):
         baselines.stages("mdm", "huge", 32, 1)
+
+
+def test_a_baselines_table_row_is_scored_once_in_its_run_folder(fitted, setting, monkeypatch):
+    from tenderlib.evaluation import metrics
+    from tenderlib.models import molip
+
+    store, _ = setting
+    mcfg = molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2, ff_dim=16, embed_dim=8)
+    evaluator = molip.build(mcfg, 0, WordEncoder(dim=12, context=16))
+    monkeypatch.setattr(generation, "table_models", lambda run: (store, None, evaluator))
+    sel = selection("D1", "train")
+    table = generation.TableRun("smoke", None, None, None, mcfg, None, sel, selection("D1", "test"), None, None, sel,
+                                metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4, mm_pairs=2),
+                                steps=3, mm_texts=2, mm_repeats=2)
+    run = baselines.BaselineRun("t2m-gpt", baselines.stages("t2m-gpt", "smoke", max_frames=32, steps=6), table)
+    calls, real_score = [], generation.score
+    monkeypatch.setattr(generation, "score", lambda *a, **k: calls.append(1) or real_score(*a, **k))
+    row = baselines.table_row(run)
+    assert row["run_dir"] == str(fitted["t2m-gpt"].run_dir) and row["parameters"] == fitted["t2m-gpt"].parameters
+    assert 0 <= row["top3"] <= 1 and len(calls) == 1
+    assert baselines.table_row(run)["top3"] == row["top3"] and len(calls) == 1  # kept in the run folder
+    assert len(list((fitted["t2m-gpt"].run_dir / generation.SCORE_DIR).glob("*.json"))) == 1

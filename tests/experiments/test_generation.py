@@ -377,6 +377,50 @@ def test_fit_pipeline_by_config_publish_and_score(tiny_store, tender_root, encod
     assert captions == ["clip 0 waves", "clip 1 waves"] and all(1 <= n <= VAE_TINY.max_frames for n in lengths)
 
 
+def test_table_rows_are_scored_once_and_the_floor_is_the_untrained_denoiser(tiny_store, tender_root, encoder,
+                                                                            monkeypatch):
+    from tenderlib.data.selection import Selection
+    from tenderlib.evaluation import metrics
+    from tenderlib.models import molip
+
+    (tender_root / "pyproject.toml").write_text("")
+    sel = Selection(split="all")
+    tc = training.TrainConfig(max_steps=3, batch_size=4, progress="off")
+    vae_run = vae_runs.load_or_train(VAE_TINY, tc, tiny_store, sel, "test")
+    mcfg = molip.MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2, ff_dim=16, embed_dim=8)
+    evaluator = molip.build(mcfg, 0, encoder)
+    monkeypatch.setattr(generation, "table_models", lambda run: (tiny_store, vae_run, evaluator))
+    run = generation.TableRun("test", None, VAE_TINY, tc, mcfg, tc, sel, sel, DEN_TINY, tc, sel,
+                              metrics.MetricsConfig(group_size=4, replications=2, diversity_pairs=4, mm_pairs=2),
+                              steps=2, mm_texts=3, mm_repeats=2, sample_sets=2)
+    scored = []
+    real_score = generation.score
+
+    def spy(pipe, *args, **kwargs):
+        scored.append((pipe, kwargs))
+        return real_score(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(generation, "score", spy)
+    row = generation.table_row(run)
+    assert len(scored) == 1 and scored[0][1]["sample_sets"] == 2 and scored[0][1]["guidance_scale"] is None
+    assert {"top3", "fid_conf", "body_disp", "movement", "run_dir", "parameters"} <= set(row)
+    assert set(row["movement"]) == {"generated", "real", "ratio"} and row["train_clips"] == 12
+    cached = list((generation.Path(row["run_dir"]) / generation.SCORE_DIR).glob("*.json"))
+    assert len(cached) == 1
+    same = json.dumps(generation.table_row(run), sort_keys=True) == json.dumps(row, sort_keys=True)  # NaN-safe
+    assert same and len(scored) == 1  # read back, not generated again
+    floor = generation.table_row(dataclasses.replace(run, untrained=True))
+    assert len(scored) == 2 and floor["run_dir"] == row["run_dir"] and floor["parameters"] == row["parameters"]
+    fresh, trained = scored[1][0].denoiser, generation.fit_pipeline(vae_run, DEN_TINY, tc, tiny_store, sel, "test",
+                                                                    text_encoder=encoder, publish=False).pipe.denoiser
+    for a, b in zip(fresh.parameters(), denoiser.build(DEN_TINY, run.seed, encoder).parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # initial weights ...
+    torch.testing.assert_close(fresh.latent_mean, trained.latent_mean)  # ... with the trained standardisation
+    generation.table_row(dataclasses.replace(run, guidance_scale=2.0))
+    assert len(scored) == 3 and scored[2][1]["guidance_scale"] == 2.0
+    assert len(list(cached[0].parent.glob("*.json"))) == 3
+
+
 def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_store, tender_root, monkeypatch):
     from tenderlib.data.selection import Selection
 
