@@ -411,9 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "OUT.json (RTMPose/MMPose prediction layout: frames of instances with keypoints and "
                     "keypoint_scores, in pixels of an --image-size frame), OUT.txt (the caption, which "
                     "`tender data import mmpose` pairs with the JSON), OUT.npz (keypoints (T, 133, 2), "
-                    "confidence (T, 133), caption, fps, image_size) and OUT.gif. The model: --checkpoint, else "
-                    "the most recently trained one under outputs/<profile>/checkpoints/tender-*/ (every "
-                    "profile, or --profile); notebook 03 (notebooks/03_diffusion.ipynb) trains one.")
+                    "confidence (T, 133), caption, fps, image_size) and OUT.gif (hands and face enlarged under "
+                    "the figure). The model: --checkpoint, else the most recently trained one under "
+                    "outputs/<profile>/checkpoints/tender-*/ (every profile, or --profile; a smoke run only when "
+                    "no other profile has one); the default profile's is committed with the repository.")
     g.add_argument("captions", nargs="+", help="one or more captions, e.g. \"a person waves with the right hand\"")
     g.add_argument("--out", type=output_path, default="motion",
                    help="output path without suffix; with several captions OUT_0, OUT_1, ... (default: motion)")

@@ -444,7 +444,7 @@ def _clip_layers(clip: _Clip, size, fit, threshold, margin, style, pal, feet, li
 CLOSEUPS = ("right_hand", "face", "left_hand")
 _CLOSEUP_MARGIN = 0.12
 _CLOSEUP_STROKES = 4.0  # close-up strokes as for a canvas this many times the panel's side
-_STILL_STROKES = 2.0    # plot_grid: strokes as for a canvas this many times the drawn one (it is shown small)
+_STILL_STROKES = 1.4    # plot_grid: strokes as for a canvas this many times the drawn one (it is shown small)
 
 
 def _fit_scale(clip: _Clip, size, fit, threshold, margin) -> float:
@@ -759,7 +759,7 @@ def plot_grid(motions: Sequence, frame_index: int | None = None, captions: Seque
                                view=_box_view(part, _CLOSEUP_MARGIN, square=True),
                                stroke_side=256 * _CLOSEUP_STROKES)
                 else:
-                    cax.text(0.5, 0.5, "not visible", color="0.6", fontsize=6, ha="center", va="center",
-                             transform=cax.transAxes)
+                    cax.set(xlim=(0, 1), ylim=(1, 0), aspect="equal")
+                    cax.text(0.5, 0.5, "not visible", color="0.6", fontsize=6, ha="center", va="center")
     fig.tight_layout()
     return fig
