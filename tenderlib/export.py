@@ -73,7 +73,8 @@ def write_outputs(gen: Generation, index: int, stem, gif_size=(256, 256),
                   pose: PoseMapConfig | None = None) -> list[Path]:
     """Motion `index` of `gen` as <stem>.json (mmpose layout) + <stem>.txt (its caption, which the
     mmpose reader pairs with the JSON), <stem>.npz (keypoints, confidence, caption, fps, image_size)
-    and <stem>.gif (the motion with its right hand, face and left hand enlarged underneath), and with `pose` <stem>_pose.mp4 (`write_pose_video`). Returns the paths written."""
+    and <stem>.gif (the motion with its right hand, face and left hand enlarged underneath), and with
+    `pose` <stem>_pose.mp4 (`write_pose_video`). Returns the paths written."""
     from tenderlib import viz
 
     stem = Path(stem)
@@ -88,7 +89,7 @@ def write_outputs(gen: Generation, index: int, stem, gif_size=(256, 256),
     paths[1].write_text(m.texts[0] + "\n")
     np.savez(paths[2], keypoints=m.keypoints, confidence=m.confidence, caption=np.array(m.texts[0]),
              fps=np.array(m.fps), image_size=np.array(m.image_size))
-    viz.animate_grid([m], [m.texts[0]], cols=1, path=paths[3], size=gif_size, closeups=True)  # + hands and face enlarged
+    viz.animate_grid([m], [m.texts[0]], cols=1, path=paths[3], size=gif_size, closeups=True)
     if video is not None:
         paths += write_pose_video(m, video, pose)
     return paths

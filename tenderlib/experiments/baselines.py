@@ -244,16 +244,7 @@ def load_or_train_gpt(config: t2m_gpt.T2MGPTConfig, train_config, vq_run, store,
 
 
 # --------------------------------------------------------------------------------------------
-# Notebook 03's uses: training side by side, speed, the paper's ranking
-
-
-def train_task(task: tuple) -> str:
-    """(method, stages, data, selection, profile) -> the run folder of its last stage, trained or
-    loaded (tenderlib.parallel.map_runs runs several side by side; the notebook then loads them)."""
-    from tenderlib import datasets
-
-    method, method_stages, data, selection, profile = task
-    return str(fit(method, method_stages, datasets.open_store(data), selection, profile).run_dir)
+# Notebook 03's uses: Table 2 rows, speed, the paper's ranking
 
 
 @dataclass(frozen=True)

@@ -321,7 +321,7 @@ class Reconstruction:
     index: int  # store index
 
 
-def annotated_regions(confidence: np.ndarray) -> np.ndarray:
+def annotated_mask(confidence: np.ndarray) -> np.ndarray:
     """(B, T, K) confidence -> (B, K) 1.0 on the regions (tenderlib.data.skeleton.REGIONS) a clip
     annotates anywhere, 0.0 elsewhere: where its reconstruction may show keypoints (a face-only
     clip's decoded body is the decoder's guess, not the clip)."""
@@ -349,7 +349,7 @@ def reconstruct(model: PAVAE, dataset, positions) -> list[Reconstruction]:
         model.train(was_training)
     truth_px, pred_px = to_pixels(batch).cpu().numpy(), to_pixels(pred, batch.center, batch.scale).cpu().numpy()
     conf = batch.features[..., 2].cpu().numpy()  # (B, T, K)
-    pred_conf = pred[..., 2].cpu().numpy() * annotated_regions(conf)[:, None] if model.cfg.cag else conf
+    pred_conf = pred[..., 2].cpu().numpy() * annotated_mask(conf)[:, None] if model.cfg.cag else conf
     return [Reconstruction(truth_px[b, :n], conf[b, :n], pred_px[b, :n], pred_conf[b, :n], it.caption, it.index)
             for b, (it, n) in enumerate(zip(items, batch.lengths.tolist()))]
 

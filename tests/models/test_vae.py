@@ -475,7 +475,7 @@ def test_reconstruction_shows_no_region_the_clip_does_not_annotate(tiny_store):
     conf = np.ones((2, 5, NUM_KEYPOINTS), dtype=np.float32)
     conf[0][:, np.r_[0:REGIONS["face"].start, REGIONS["face"].stop:NUM_KEYPOINTS]] = 0.0  # clip 0: face only
     conf[1, 3, REGIONS["left_hand"]] = 0.0  # clip 1: one frame without the left hand still annotates it
-    mask = vae_runs.annotated_regions(conf)
+    mask = vae_runs.annotated_mask(conf)
     assert mask.shape == (2, NUM_KEYPOINTS)
     assert mask[0, REGIONS["face"]].all() and mask[0].sum() == REGIONS["face"].stop - REGIONS["face"].start
     assert mask[1].all()
