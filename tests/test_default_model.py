@@ -10,6 +10,7 @@ install"): its VAE, denoiser and the MoLIP that scores it, under outputs/default
 """
 
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -64,14 +65,29 @@ def test_the_committed_runs_are_the_default_profiles(setup, expected):
 
 
 def test_they_are_small():
-    files = [p for p in COMMITTED.rglob("*") if p.is_file()]
+    """What git carries (a working copy may hold more: optimizer states, other runs, all ignored)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", str(COMMITTED)], cwd=REPO, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the committed files cannot be listed")
+    files = [REPO / name for name in listed if name]
+    assert len(files) >= 3 * 5, files  # three runs: weights, two configs, state, data.json (+ pipeline.json)
     assert not [p for p in files if p.name == "optimizer.safetensors"], "optimizer states are not committed"
     assert sum(p.stat().st_size for p in files) < MAX_MEGABYTES * 2**20
 
 
+def _only_the_committed(root: Path, expected: dict) -> None:
+    """root/outputs/default/checkpoints/ holding the three committed runs alone (a working copy may
+    hold other runs beside them)."""
+    folder = root / "outputs" / "default" / "checkpoints"
+    folder.mkdir(parents=True)
+    for run in expected.values():
+        (folder / run.name).symlink_to(COMMITTED / run.name, target_is_directory=True)
+
+
 def test_generate_finds_them_after_the_tests_trained_a_smoke_model(tender_root, expected):
-    (tender_root / "outputs" / "default").mkdir(parents=True)
-    (tender_root / "outputs" / "default" / "checkpoints").symlink_to(COMMITTED, target_is_directory=True)
+    _only_the_committed(tender_root, expected)
     smoke = tender_root / "outputs" / "smoke" / "checkpoints" / "tender-newer"
     checkpoints.save_checkpoint(smoke, torch.nn.Linear(1, 1), 1)
     (smoke / pipeline.PIPELINE_FILE).write_text("{}")  # written after the default one
@@ -86,8 +102,7 @@ def default_pipe(expected):
 
 
 def test_cli_generate_right_after_install(tender_root, expected, tmp_path, capsys):
-    (tender_root / "outputs" / "default").mkdir(parents=True)
-    (tender_root / "outputs" / "default" / "checkpoints").symlink_to(COMMITTED, target_is_directory=True)
+    _only_the_committed(tender_root, expected)
     out = tmp_path / "wave"
     assert cli.main(["generate", "a person waves with the right hand", "--seconds", "3", "--threads", "1",
                      "--out", str(out)]) == 0
