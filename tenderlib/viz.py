@@ -276,10 +276,14 @@ def _part_dots(p, vis, s, pal, colors, shrink=True) -> list[_Layer]:
     return layers
 
 
+def _boxes(p: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, N, 2), (T, N) -> (lo, hi) (T, 2) corners of each frame's visible points (inf where none)."""
+    return np.where(vis[..., None], p, np.inf).min(1), np.where(vis[..., None], p, -np.inf).max(1)
+
+
 def _extent(p: np.ndarray, vis: np.ndarray) -> np.ndarray:
     """(T, N, 2), (T, N) -> (T,) largest side of the visible points' box (inf if none)."""
-    lo = np.where(vis[..., None], p, np.inf).min(1)    # (T, 2)
-    hi = np.where(vis[..., None], p, -np.inf).max(1)   # (T, 2)
+    lo, hi = _boxes(p, vis)
     return np.where(vis.any(1), (hi - lo).max(-1), np.inf)
 
 
@@ -461,8 +465,7 @@ def _track(kp: np.ndarray, vis: np.ndarray, side: int, margin: float) -> np.ndar
     seen = vis.any(1)  # (T,)
     if not seen.any():
         return None
-    lo = np.where(vis[..., None], kp, np.inf).min(1)    # (T, 2)
-    hi = np.where(vis[..., None], kp, -np.inf).max(1)   # (T, 2)
+    lo, hi = _boxes(kp, vis)  # (T, 2) each
     scale = side * (1 - 2 * margin) / max(float((hi - lo).max(-1)[seen].max()), 1e-6)
     frames = np.flatnonzero(seen)
     near = frames[np.abs(np.arange(len(seen))[:, None] - frames[None]).argmin(1)]  # (T,) nearest visible frame
@@ -624,6 +627,14 @@ def _box_view(pts: np.ndarray, margin: float, extent=None, square: bool = False)
     return (c[0] - ext[0] / 2, c[1] - ext[1] / 2, c[0] + ext[0] / 2, c[1] + ext[1] / 2)
 
 
+def _default_view(kp: np.ndarray, conf: np.ndarray, threshold: float, image_size) -> tuple[float, ...]:
+    """The window a frame is drawn over: the image when image_size (W, H) is given, else the visible
+    keypoints' box with a 6 % margin."""
+    if image_size is not None:
+        return (0.0, 0.0, float(image_size[0]), float(image_size[1]))
+    return _box_view(kp[_visible(kp, conf, threshold)], 0.06)
+
+
 def pose_image(keypoints, confidence=None, view=None, *, threshold: float = 0.3, resolution: int = 512,
                stroke_side: float | None = None, feet: bool = True, image_size=None) -> np.ndarray:
     """One pose drawn by the PIL renderer (OpenPose map, as the GIFs) over a source-pixel window
@@ -632,9 +643,7 @@ def pose_image(keypoints, confidence=None, view=None, *, threshold: float = 0.3,
     transparent where nothing is drawn. stroke_side: strokes as for a canvas of that side."""
     kp, conf = _frame_arrays(keypoints, confidence)
     vis = _visible(kp, conf, threshold)  # (133,)
-    if view is None:
-        view = (0, 0, *image_size) if image_size is not None else _box_view(kp[vis], 0.06)
-    x0, y0, x1, y1 = _check_view(view)
+    x0, y0, x1, y1 = _check_view(_default_view(kp, conf, threshold, image_size) if view is None else view)
     if not (isinstance(resolution, (int, np.integer)) and resolution >= 8):
         raise ValueError(f"resolution must be an int >= 8, got {resolution!r}")
     span = max(x1 - x0, y1 - y0)
@@ -664,14 +673,10 @@ def draw_frame(ax, keypoints, confidence=None, threshold: float = 0.3, image_siz
     """
     from matplotlib.patches import Rectangle
 
-    if view is None and image_size is not None:
-        view = (0, 0, image_size[0], image_size[1])
-    rgba = pose_image(keypoints, confidence, view, threshold=threshold, resolution=resolution,
+    kp, conf = _frame_arrays(keypoints, confidence)
+    x0, y0, x1, y1 = _check_view(_default_view(kp, conf, threshold, image_size) if view is None else view)
+    rgba = pose_image(kp, conf, (x0, y0, x1, y1), threshold=threshold, resolution=resolution,
                       stroke_side=stroke_side, feet=feet)
-    if view is None:
-        kp, conf = _frame_arrays(keypoints, confidence)
-        view = _box_view(kp[_visible(kp, conf, threshold)], 0.06)
-    x0, y0, x1, y1 = _check_view(view)
     limits = (ax.get_xlim(), ax.get_ylim())
     ax.set_facecolor(background)
     image = ax.imshow(rgba, extent=(x0, x1, y1, y0), alpha=alpha, interpolation="antialiased", zorder=2)
