@@ -280,10 +280,36 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} {value!r} as JSON")
 
 
-def _as_dict(cfg: Any) -> dict[str, Any]:
+def _checked_dataclass(cfg: Any) -> Any:
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise ValueError(f"expected a dataclass instance, got {cfg!r}")
-    return dataclasses.asdict(cfg)
+    return cfg
+
+
+def _as_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(_checked_dataclass(cfg))
+
+
+HASHED_WHEN_SET = "hashed_when_set"  # field metadata: see added_field
+
+
+def added_field(default: Any) -> Any:
+    """A config field added after runs were filed by the configs' hash: `config_hash` leaves it
+    out while it holds `default`, so the run folders of every earlier config keep their names,
+    and counts it once it is set to anything else."""
+    return dataclasses.field(default=default, metadata={HASHED_WHEN_SET: True})
+
+
+def _hashed(value: Any) -> Any:
+    """`value` as config_hash reads it: dataclasses.asdict, less added fields at their default."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _hashed(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get(HASHED_WHEN_SET) and getattr(value, f.name) == f.default)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_hashed(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _hashed(v) for k, v in value.items()}
+    return value
 
 
 def to_json(cfg: Any) -> str:
@@ -303,7 +329,7 @@ def config_hash(*cfgs: Any, length: int = 12) -> str:
         raise ValueError("config_hash needs at least one config")
     if not 4 <= length <= 64:
         raise ValueError(f"length must be in 4..64, got {length}")
-    payload = [[type(c).__qualname__, _as_dict(c)] for c in cfgs]
+    payload = [[type(c).__qualname__, _hashed(_checked_dataclass(c))] for c in cfgs]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=_json_default)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 

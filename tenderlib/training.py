@@ -58,7 +58,8 @@ log = logging.getLogger(__name__)
 
 # TrainConfig fields that must match to resume a run (the others may change between restarts)
 RESUME_FIELDS = ("seed", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps", "grad_clip", "autocast",
-                 "num_processes")
+                 "num_processes", "lr_schedule")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class TrainConfig:
     progress: Literal["auto", "on", "off"] = "auto"  # progress bar; auto = when interactive
     distributed: Literal["auto", "on", "off"] = "auto"  # DDP: auto = when WORLD_SIZE > 1
     num_processes: int = 1  # processes training the run together (DDP; batch_size each): part of the run's identity
+    lr_schedule: Literal["constant", "cosine"] = params.added_field("constant")  # after warm-up: constant (paper), or
+    # cosine decay to 0 at max_steps (the baselines: their codebooks and samplers settle at short budgets)
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "checkpoint_every", "log_every", "num_processes"):
@@ -96,6 +99,7 @@ class TrainConfig:
         need(self, len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two numbers in [0, 1)")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         need(self, self.autocast in ("auto", "bf16", "off"), "autocast", "one of ('auto', 'bf16', 'off')")
+        need(self, self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {LR_SCHEDULES}")
         need(self, self.progress in ("auto", "on", "off"), "progress", "one of ('auto', 'on', 'off')")
         need(self, self.distributed in ("auto", "on", "off"), "distributed", "one of ('auto', 'on', 'off')")
         need(self, self.device == "auto" or re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device) is not None, "device",
@@ -105,6 +109,9 @@ class TrainConfig:
         """Learning rate of (0-based) step `step`."""
         if self.warmup_steps and step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "cosine":
+            done = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
         return self.lr
 
 
@@ -324,7 +331,8 @@ def _check_resume(checkpoint: Path, cfg: TrainConfig, config) -> None:
     path = checkpoint / "train_config.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     wanted = json.loads(params.to_json(cfg))
-    diff = config_mismatch({k: saved.get(k) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # fields added since it was saved
+    diff = config_mismatch({k: saved.get(k, defaults[k]) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
     if diff:
         raise CheckpointMismatchError(f"cannot resume from {checkpoint}: the TrainConfig differs in "
                                       + "; ".join(diff) + " (use another run_dir to start afresh)")

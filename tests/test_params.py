@@ -283,3 +283,34 @@ def test_reproduce_refuses_bad_input_before_running_anything(tender_root):
 
 def test_parameter_names_reads_the_parameters_cell(tmp_path):
     assert notebooks.parameter_names(_tiny_notebook(tmp_path / "t.ipynb")) == ["profile", "seed", "jobs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Later:
+    a: int = 1
+    b: str = params.added_field("old")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:
+    inner: _Later = _Later()
+    items: tuple = (_Later(),)
+
+
+def test_added_field_is_hashed_only_when_set():
+    @dataclasses.dataclass(frozen=True)
+    class _Later:  # the same class as it was before the field existed
+        a: int = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class _Outer:
+        inner: _Later = _Later()
+        items: tuple = (_Later(),)
+
+    _Later.__qualname__, _Outer.__qualname__ = "_Later", "_Outer"  # hashed by class name: the same names
+    before = (params.config_hash(_Later()), params.config_hash(_Outer()))
+    assert (params.config_hash(globals()["_Later"]()), params.config_hash(globals()["_Outer"]())) == before
+    set_b = globals()["_Later"](b="new")
+    assert params.config_hash(set_b) != before[0]
+    assert params.config_hash(globals()["_Outer"](items=(set_b,))) != before[1]
+    assert json.loads(params.to_json(set_b)) == {"a": 1, "b": "new"}  # saved configs keep every field

@@ -1,7 +1,10 @@
 """Training loop: exact resume after a kill, load-or-train, checkpoint format and mismatches, DDP smoke, quiet."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import math
 import socket
 
 import numpy as np
@@ -10,7 +13,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from tenderlib import checkpoints, seeding, training
+from tenderlib import checkpoints, params, seeding, training
 from tenderlib.data.dataset import MotionDataset
 from tenderlib.data.motion import NUM_KEYPOINTS, Motion
 from tenderlib.data.skeleton import REGIONS
@@ -325,6 +328,29 @@ def test_bad_train_config_raises(bad, word):
 def test_warmup():
     c = TrainConfig(lr=1.0, warmup_steps=4)
     assert [c.lr_at(s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_cosine_schedule_matches_formula_and_leaves_old_hashes_alone():
+    c = TrainConfig(lr=2.0, warmup_steps=4, max_steps=14, lr_schedule="cosine")
+    want = [2.0 * (s + 1) / 4 for s in range(4)] + [1.0 + math.cos(math.pi * (s - 4) / 10) for s in range(4, 16)]
+    assert [c.lr_at(s) for s in range(16)] == pytest.approx([*want[:14], 0.0, 0.0])
+    assert c.lr_at(9) == pytest.approx(1.0)  # half way through the decay: half the rate
+    # the field was added after runs were filed by hash: at its default it is left out of the hash
+    plain = {k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k != "lr_schedule"}
+    text = json.dumps([["TrainConfig", plain]], sort_keys=True, separators=(",", ":"))
+    assert params.config_hash(TrainConfig()) == hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert params.config_hash(c) != params.config_hash(dataclasses.replace(c, lr_schedule="constant"))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")
+
+
+def test_resume_checks_the_schedule_and_reads_runs_saved_before_it(store, tmp_path):
+    res = train(fresh_model(), dataset(store), cfg(max_steps=2), tmp_path / "run", config=TINY)
+    with pytest.raises(CheckpointMismatchError, match="lr_schedule: checkpoint 'constant', requested 'cosine'"):
+        train(fresh_model(), dataset(store), cfg(max_steps=4, lr_schedule="cosine"), tmp_path / "run", config=TINY)
+    saved = res.checkpoint / "train_config.json"  # as written before the field existed
+    saved.write_text(json.dumps({k: v for k, v in json.loads(saved.read_text()).items() if k != "lr_schedule"}))
+    assert train(fresh_model(), dataset(store), cfg(max_steps=3), tmp_path / "run", config=TINY).step == 3
 
 
 def test_load_and_evaluate_reconstruction(store, tmp_path):

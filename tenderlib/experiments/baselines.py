@@ -66,7 +66,7 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: st
         return training.TrainConfig(seed=seed, max_steps=steps, batch_size=batch_size or batch, lr=lr,
                                     warmup_steps=min(50, steps // 10), checkpoint_every=min(500, steps),
                                     log_every=max(1, steps // 6), progress="off", autocast=autocast,
-                                    num_processes=num_processes)
+                                    num_processes=num_processes, lr_schedule="cosine")
 
     if method == "mdm":
         cfg = (mdm.MDMConfig.paper(max_frames=max_frames) if paper else
@@ -87,8 +87,8 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: st
                 Stage("mld", den_cfg, train(256 if paper else 32, 1e-4 if paper else 1e-3)))
     stride_frames = max_frames // 4 * 4
     vq = (vqvae.VQVAEConfig.paper(max_frames=min(64, stride_frames)) if paper else
-          vqvae.VQVAEConfig(width=32 if small else 128, code_dim=32 if small else 128,
-                            codebook_size=64 if small else 256, depth=1 if small else 2,
+          vqvae.VQVAEConfig(width=32 if small else 128, code_dim=32,
+                            codebook_size=64 if small else 512, depth=1 if small else 2,
                             max_frames=min(64, stride_frames)))
     gpt = (t2m_gpt.T2MGPTConfig.paper(codebook_size=vq.codebook_size, max_codes=stride_frames // 4) if paper else
            t2m_gpt.T2MGPTConfig(codebook_size=vq.codebook_size, max_codes=stride_frames // 4,
