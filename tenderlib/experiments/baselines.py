@@ -52,20 +52,24 @@ class Stage:
     train: training.TrainConfig
 
 
-def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: str = "minilm", seed: int = 0,
-           batch_size: int | None = None, autocast: str = "auto", num_processes: int = 1) -> tuple[Stage, ...]:
-    """The stages of `method` at `size` on crops of `max_frames` frames, each trained `steps` steps
-    (batch_size: per stage default when None)."""
+def stages(method: str, size: str, max_frames: int, steps: int, *, latent_steps: int | None = None,
+           text_kind: str = "minilm", seed: int = 0, batch_size: int | None = None, autocast: str = "auto",
+           num_processes: int = 1) -> tuple[Stage, ...]:
+    """The stages of `method` at `size` on crops of `max_frames` frames: the stages that read motion
+    (MDM, MLD's VAE, the VQ-VAE) trained `steps` steps, those that read latents or codes (MLD's
+    denoiser, the GPT: a fraction of the cost of a step) `latent_steps` (None: `steps`); batch_size:
+    per stage default when None."""
     if method not in BASELINES:
         raise ValueError(f"method must be one of {BASELINES}, got {method!r}")
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
     small, paper = size == "smoke", size == "paper"
 
-    def train(batch: int, lr: float) -> training.TrainConfig:
-        return training.TrainConfig(seed=seed, max_steps=steps, batch_size=batch_size or batch, lr=lr,
-                                    warmup_steps=min(50, steps // 10), checkpoint_every=min(500, steps),
-                                    log_every=max(1, steps // 6), progress="off", autocast=autocast,
+    def train(batch: int, lr: float, latent: bool = False) -> training.TrainConfig:
+        n = latent_steps if latent and latent_steps is not None else steps
+        return training.TrainConfig(seed=seed, max_steps=n, batch_size=batch_size or batch, lr=lr,
+                                    warmup_steps=min(50, n // 10), checkpoint_every=min(500, n),
+                                    log_every=max(1, n // 6), progress="off", autocast=autocast,
                                     num_processes=num_processes, lr_schedule="cosine")
 
     if method == "mdm":
@@ -84,7 +88,7 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: st
                                   num_heads=2 if small else 4, ff_dim=4 * width, prediction="epsilon",
                                   text_kind=text_kind))
         return (Stage("vae", vae_cfg, train(32 if paper else 16, 1e-4 if paper else 3e-4)),
-                Stage("mld", den_cfg, train(256 if paper else 32, 1e-4 if paper else 1e-3)))
+                Stage("mld", den_cfg, train(256 if paper else 32, 1e-4 if paper else 1e-3, latent=True)))
     stride_frames = max_frames // 4 * 4
     vq = (vqvae.VQVAEConfig.paper(max_frames=min(64, stride_frames)) if paper else
           vqvae.VQVAEConfig(width=32 if small else 128, code_dim=32,
@@ -95,7 +99,7 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, text_kind: st
                                 dim=32 if small else 128, num_layers=2 if small else 4, num_heads=2 if small else 4,
                                 ff_dim=64 if small else 512, text_kind=text_kind))
     return (Stage("vqvae", vq, train(256 if paper else 32, 2e-4 if paper else 1e-3)),
-            Stage("t2m-gpt", gpt, train(128 if paper else 32, 1e-4 if paper else 5e-4)))
+            Stage("t2m-gpt", gpt, train(128 if paper else 32, 1e-4 if paper else 5e-4, latent=True)))
 
 
 @dataclass

@@ -179,7 +179,8 @@ class TenderExperimentConfig:
     torch_threads: int = 1  # CPU threads (1: the same numbers on every machine); 0 = torch's default
     baseline_methods: tuple[str, ...] = ("t2m-gpt", "mdm", "mld")  # Table 2's other methods (experiments.baselines)
     baseline_size: str = "smoke"  # their size: smoke | default | paper (baselines.SIZES)
-    baseline_steps: int = 0  # training steps of each baseline stage; 0 = the main run's max_steps
+    baseline_steps: int = 0  # training steps of the baselines' motion stages (MDM, MLD's VAE, the VQ-VAE); 0 = max_steps
+    baseline_latent_steps: int = 0  # ... of their stages on latents or codes (MLD's denoiser, the GPT); 0 = baseline_steps
     mdm_steps: int = 50  # DDIM steps MDM is scored with (its own sampler, 1000 ancestral steps, is timed)
     sample_sets: int = 1  # Table 2: the test captions generated this many times anew (intervals with sampling)
     speed_motions: int = 2  # the speed table: motions timed per method (batch 1)
@@ -194,8 +195,9 @@ class TenderExperimentConfig:
             raise ValueError(f"baseline_methods must be among {BASELINES}, got {bad}")
         if self.baseline_size not in SIZES:
             raise ValueError(f"baseline_size must be one of {SIZES}, got {self.baseline_size!r}")
-        if not (isinstance(self.baseline_steps, int) and self.baseline_steps >= 0):
-            raise ValueError(f"baseline_steps must be an int >= 0 (0: max_steps), got {self.baseline_steps!r}")
+        for name in ("baseline_steps", "baseline_latent_steps"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be an int >= 0 (0: see its comment), got {getattr(self, name)!r}")
         for name in ("mdm_steps", "sample_sets", "speed_motions"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")

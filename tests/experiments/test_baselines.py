@@ -102,7 +102,9 @@ def test_stage_configs_by_size():
     for method in baselines.BASELINES:
         for size in baselines.SIZES:
             stages = baselines.stages(method, size, max_frames=96, steps=10)
-            assert all(s.train.max_steps == 10 for s in stages)
+            assert all(s.train.max_steps == 10 and s.train.lr_schedule == "cosine" for s in stages)
+            split = baselines.stages(method, size, max_frames=96, steps=10, latent_steps=30)
+            assert [s.train.max_steps for s in split] == ([10] if method == "mdm" else [10, 30])
     paper = baselines.stages("mdm", "paper", max_frames=196, steps=1)[0].config
     assert (paper.dim, paper.num_layers, paper.ff_dim) == (512, 8, 1024)
     mld_vae, mld_den = (s.config for s in baselines.stages("mld", "default", 96, 1))

@@ -455,6 +455,8 @@ def test_training_latents_encoded_once_per_vae_run_and_shared_by_subsets(tiny_st
     (dict(guidance_scales=(-1.0,)), "guidance_scales"),
     (dict(mm_repeats=1), "mm_repeats"),
     (dict(steps=0), "steps"),
+    (dict(baseline_latent_steps=-1), "baseline_latent_steps"),
+    (dict(baseline_steps=1.5), "baseline_steps"),
 ])
 def test_experiment_config_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
