@@ -73,10 +73,10 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, latent_steps:
                                     num_processes=num_processes, lr_schedule="cosine")
 
     if method == "mdm":
-        cfg = (mdm.MDMConfig.paper(max_frames=max_frames) if paper else
+        cfg = (mdm.MDMConfig.paper(max_frames=max_frames, text_rms=True) if paper else
                mdm.MDMConfig(dim=32 if small else 128, num_layers=2 if small else 4, num_heads=2 if small else 4,
-                             ff_dim=64 if small else 256, max_frames=max_frames, text_kind=text_kind))
-        return (Stage("mdm", cfg, train(64 if paper else 16, 1e-4 if paper else 5e-4)),)
+                             ff_dim=64 if small else 256, max_frames=max_frames, text_kind=text_kind, text_rms=True))
+        return (Stage("mdm", cfg, train(64 if paper else 16 if small else 32, 1e-4 if paper else 5e-4)),)
     if method == "mld":
         width = 256 if paper else (32 if small else 128)
         vae_cfg = VAEConfig(num_parts=1, spatial_layers=1, latent_tokens=1, latent_dim=width,
@@ -94,10 +94,11 @@ def stages(method: str, size: str, max_frames: int, steps: int, *, latent_steps:
           vqvae.VQVAEConfig(width=32 if small else 128, code_dim=32,
                             codebook_size=64 if small else 512, depth=1 if small else 2,
                             max_frames=min(64, stride_frames)))
-    gpt = (t2m_gpt.T2MGPTConfig.paper(codebook_size=vq.codebook_size, max_codes=stride_frames // 4) if paper else
+    gpt = (t2m_gpt.T2MGPTConfig.paper(codebook_size=vq.codebook_size, max_codes=stride_frames // 4, text_rms=True)
+           if paper else
            t2m_gpt.T2MGPTConfig(codebook_size=vq.codebook_size, max_codes=stride_frames // 4,
                                 dim=32 if small else 128, num_layers=2 if small else 4, num_heads=2 if small else 4,
-                                ff_dim=64 if small else 512, text_kind=text_kind))
+                                ff_dim=64 if small else 512, text_kind=text_kind, text_rms=True))
     return (Stage("vqvae", vq, train(256 if paper else 32, 2e-4 if paper else 1e-3)),
             Stage("t2m-gpt", gpt, train(128 if paper else 32, 1e-4 if paper else 5e-4, latent=True)))
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenderlib import checkpoints, seeding
+from tenderlib import checkpoints, params, seeding
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_WIDTH, int_in, need
 from tenderlib.data.motion import NUM_KEYPOINTS
 from tenderlib.models.losses import channel_weights
@@ -38,7 +38,7 @@ from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinuso
 from tenderlib.models.pipeline import LengthSampler, MotionPipeline, guidance
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
 from tenderlib.models.text import (KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, attach_text_encoder,
-                                   generator_text_config)
+                                   generator_text_config, unit_rms)
 from tenderlib.models.vae import frame_mask
 
 CHANNELS = 3  # x, y, confidence per keypoint
@@ -60,6 +60,7 @@ class MDMConfig:
     num_train_timesteps: int = 1000
     text_kind: str = "minilm"  # frozen text encoder (tenderlib.models.text)
     text_model: str | None = None
+    text_rms: bool = params.added_field(False)  # the sentence vector scaled to unit RMS (tenderlib.models.text.unit_rms)
 
     def __post_init__(self):
         caps = dict(dim=MAX_WIDTH, num_layers=MAX_LAYERS, num_heads=MAX_HEADS, ff_dim=MAX_WIDTH, max_frames=100_000)
@@ -129,7 +130,8 @@ class MDM(nn.Module):
 
     def text_vectors(self, captions: Sequence[str]) -> torch.Tensor:
         """(B, C_text) frozen sentence vectors of the captions, on the model's device."""
-        return self.text_encoder.encode(captions).pooled.to(self.data_mean.device)
+        pooled = self.text_encoder.encode(captions).pooled.to(self.data_mean.device)  # (B, C_text)
+        return unit_rms(pooled) if self.config.text_rms else pooled
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x_t (B, T, F) noisy standardised motion, t (B,) timesteps, text (B, C_text) sentence vectors

@@ -29,12 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenderlib import checkpoints, seeding
+from tenderlib import checkpoints, params, seeding
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer
 from tenderlib.models.pipeline import LengthSampler, MotionPipeline
 from tenderlib.models.text import (KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, attach_text_encoder,
-                                   generator_text_config)
+                                   generator_text_config, unit_rms)
 from tenderlib.models.vqvae import VQVAE
 
 
@@ -54,6 +54,7 @@ class T2MGPTConfig:
     top_k: int = 0  # sampling: keep the k most likely tokens (0: all)
     text_kind: str = "minilm"
     text_model: str | None = None
+    text_rms: bool = params.added_field(False)  # the sentence vector scaled to unit RMS (tenderlib.models.text.unit_rms)
 
     def __post_init__(self):
         for name, cap in dict(codebook_size=1 << 16, max_codes=100_000, dim=MAX_WIDTH, num_layers=MAX_LAYERS,
@@ -99,7 +100,8 @@ class T2MGPT(nn.Module):
         self.head = nn.Linear(c.dim, c.codebook_size + 1)  # next code or END
 
     def text_vectors(self, captions: Sequence[str]) -> torch.Tensor:
-        return self.text_encoder.encode(captions).pooled.to(self.head.weight.device)
+        pooled = self.text_encoder.encode(captions).pooled.to(self.head.weight.device)  # (B, C_text)
+        return unit_rms(pooled) if self.config.text_rms else pooled
 
     def forward(self, codes: torch.Tensor, text: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """codes (B, L) int64 input tokens, text (B, C_text), mask (B, L) real tokens -> (B, 1 + L, codes + 1)

@@ -1,6 +1,8 @@
 """The baselines' networks: MDM, T2M-GPT's VQ-VAE and GPT (shapes, formulas, masks, bad input)."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -197,3 +199,19 @@ def test_gpt_sampling_honours_lengths_and_end(encoder):
 def test_bad_configs(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_text_rms_scales_the_sentence_vector_and_keeps_old_hashes(encoder):
+    import math
+
+    from tenderlib import params
+
+    for make, cfg in ((mdm.MDM, MDM_TINY), (t2m_gpt.T2MGPT, GPT_TINY)):
+        plain, scaled = make(cfg, encoder), make(dataclasses.replace(cfg, text_rms=True), encoder)
+        v, w = plain.text_vectors(CAPTIONS), scaled.text_vectors(CAPTIONS)
+        assert torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-5)  # the encoder's unit-norm vectors
+        assert torch.allclose(w, v * math.sqrt(v.shape[1])) and torch.allclose(w.pow(2).mean(1), torch.ones(3), atol=1e-4)
+        # a config saved before the field existed is the same run: left out of the hash at its default
+        assert params.config_hash(cfg) != params.config_hash(dataclasses.replace(cfg, text_rms=True))
+        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "text_rms"}
+        assert params.from_dict(type(cfg), fields) == cfg
