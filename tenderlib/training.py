@@ -84,8 +84,8 @@ class TrainConfig:
     progress: Literal["auto", "on", "off"] = "auto"  # progress bar; auto = when interactive
     distributed: Literal["auto", "on", "off"] = "auto"  # DDP: auto = when WORLD_SIZE > 1
     num_processes: int = 1  # processes training the run together (DDP; batch_size each): part of the run's identity
-    lr_schedule: Literal["constant", "cosine"] = params.added_field("constant")  # after warm-up: constant (paper), or
-    # cosine decay to 0 at max_steps (the baselines: their codebooks and samplers settle at short budgets)
+    # after warm-up: constant (paper), or cosine to 0 at max_steps (the baselines settle at short budgets)
+    lr_schedule: Literal["constant", "cosine"] = params.added_field("constant")
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "checkpoint_every", "log_every", "num_processes"):
@@ -331,8 +331,9 @@ def _check_resume(checkpoint: Path, cfg: TrainConfig, config) -> None:
     path = checkpoint / "train_config.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     wanted = json.loads(params.to_json(cfg))
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # fields added since it was saved
-    diff = config_mismatch({k: saved.get(k, defaults[k]) for k in RESUME_FIELDS}, {k: wanted[k] for k in RESUME_FIELDS})
+    added = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.metadata.get(params.HASHED_WHEN_SET)}
+    diff = config_mismatch({k: saved.get(k, added.get(k)) for k in RESUME_FIELDS},  # added fields: their default
+                           {k: wanted[k] for k in RESUME_FIELDS})
     if diff:
         raise CheckpointMismatchError(f"cannot resume from {checkpoint}: the TrainConfig differs in "
                                       + "; ".join(diff) + " (use another run_dir to start afresh)")

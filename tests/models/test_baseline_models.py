@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import pytest
 import torch
@@ -214,4 +216,6 @@ def test_text_rms_scales_the_sentence_vector_and_keeps_old_hashes(encoder):
         # a config saved before the field existed is the same run: left out of the hash at its default
         assert params.config_hash(cfg) != params.config_hash(dataclasses.replace(cfg, text_rms=True))
         fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "text_rms"}
+        text = json.dumps([[type(cfg).__qualname__, fields]], sort_keys=True, separators=(",", ":"))
+        assert params.config_hash(cfg) == hashlib.sha256(text.encode()).hexdigest()[:12]
         assert params.from_dict(type(cfg), fields) == cfg
