@@ -1,7 +1,7 @@
 """Independent runs side by side: one process per job, each on one CPU thread.
 
     rows = parallel.map_runs(fn, tasks, jobs=2)   # [fn(task) for task in tasks], in task order
-    parallel.train_ahead([ModelSpec("tenderlib.experiments.vae_runs", cfg, train_cfg, data, sel, profile), ...], jobs=2)
+    parallel.train_ahead([ModelSpec(vae_runs.load_or_train, cfg, train_cfg, data, sel, profile), ...], jobs=2)
         # trains the runs a notebook loop is about to load (jobs=1: nothing, the loop trains them)
 
 A notebook's table is made of runs that do not depend on each other (a denoiser per data share, a
@@ -21,7 +21,6 @@ numbers of running them one after another in the notebook's own process (tests/t
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing
 import os
@@ -69,8 +68,7 @@ def _call(fn: Callable, task: Any, label: str) -> Any:
 def map_runs(fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int = 1, name: str = "run") -> list:
     """[fn(task) for task in tasks] with up to `jobs` processes at once (module docstring)."""
     check_jobs(jobs)
-    if not callable(fn) or getattr(fn, "__module__", "__main__") == "__main__" or "<" in fn.__qualname__:
-        raise ValueError(f"fn must be a module-level function importable by name, got {fn!r}")
+    _check_importable(fn, "fn")
     tasks = list(tasks)
     labels = [f"{name} {k + 1}/{len(tasks)}" for k in range(len(tasks))]
     if jobs == 1 or len(tasks) <= 1:
@@ -92,24 +90,32 @@ def call(task: tuple[Callable[[Any], Any], Any]) -> Any:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model run by config: `<module>.load_or_train(config, train_config, store, selection, profile)`,
-    the store being that of `data` (tenderlib.datasets: a SyntheticConfig or an ImportedStore)."""
+    """A model run by config: `train(config, train_config, store, selection, profile)`, the store
+    being that of `data` (tenderlib.datasets: a SyntheticConfig or an ImportedStore); `train` is a
+    module-level load-or-train function (vae_runs.load_or_train, molip_runs.load_or_train_molip)."""
 
-    module: str  # "tenderlib.experiments.vae_runs" or "tenderlib.models.molip"
+    train: Callable
     config: Any
     train_config: Any
     data: Any
     selection: Any
     profile: str
 
+    def __post_init__(self):
+        _check_importable(self.train, "ModelSpec.train")
+
+
+def _check_importable(fn: Any, what: str) -> None:
+    """Worker processes import functions by name: a lambda, a local or a __main__ function cannot be sent."""
+    if not callable(fn) or getattr(fn, "__module__", "__main__") == "__main__" or "<" in fn.__qualname__:
+        raise ValueError(f"{what} must be a module-level function importable by name, got {fn!r}")
+
 
 def ensure_trained(spec: ModelSpec) -> str:
     """Train the run of `spec` unless it is finished (then it only loads); its run folder."""
     from tenderlib import datasets
 
-    store = datasets.open_store(spec.data)
-    run = importlib.import_module(spec.module).load_or_train(spec.config, spec.train_config, store, spec.selection,
-                                                             spec.profile)
+    run = spec.train(spec.config, spec.train_config, datasets.open_store(spec.data), spec.selection, spec.profile)
     return str(run.run_dir)
 
 
@@ -124,4 +130,4 @@ def train_ahead(specs: Sequence[ModelSpec], jobs: int) -> None:
     if jobs > 1 and specs:
         for data in dict.fromkeys(s.data for s in specs):
             datasets.open_store(data)  # built here once, never by two workers at the same time
-        map_runs(ensure_trained, specs, jobs, name=f"{specs[0].module.rsplit('.', 1)[-1]} run")
+        map_runs(ensure_trained, specs, jobs, name=f"{specs[0].train.__module__.rsplit('.', 1)[-1]} run")

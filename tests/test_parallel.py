@@ -68,7 +68,7 @@ def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monke
         root.mkdir()
         (root / "pyproject.toml").write_text("")
         monkeypatch.setenv("TENDER_ROOT", str(root))
-        specs = [parallel.ModelSpec("tenderlib.experiments.vae_runs", c, tc, data, sel, "test") for c in configs]
+        specs = [parallel.ModelSpec(vae_runs.load_or_train, c, tc, data, sel, "test") for c in configs]
         parallel.train_ahead(specs + specs[:1], jobs=jobs)  # the repeated spec is trained once
         store = synthetic.get_store(data, workers=1)
         runs = [vae_runs.load_or_train(c, tc, store, sel, "test") for c in configs]
@@ -78,3 +78,29 @@ def test_train_ahead_leaves_the_runs_the_loop_would_have_trained(tmp_path, monke
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="jobs must be"):
         parallel.train_ahead([], jobs=0)
+
+
+def test_train_ahead_trains_molip_runs_side_by_side(tmp_path, monkeypatch, one_torch_thread):
+    """Notebook 04's scaling runs: MoLIP specs trained by two workers, then loaded by the loop."""
+    from tenderlib import synthetic
+    from tenderlib.data.selection import Selection
+    from tenderlib.experiments import molip_runs
+    from tenderlib.models.molip import MoLIPConfig
+
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("TENDER_ROOT", str(tmp_path))
+    data = synthetic.SyntheticConfig(num_clips=24)
+    cfg = MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2, ff_dim=32, embed_dim=8)
+    tc = training.TrainConfig(max_steps=2, batch_size=4, progress="off", autocast="off")
+    sels = [Selection(split="all", data_frac=f) for f in (0.5, 1.0)]
+    parallel.train_ahead([parallel.ModelSpec(molip_runs.load_or_train_molip, cfg, tc, data, s, "test") for s in sels],
+                         jobs=2)
+    store = synthetic.get_store(data, workers=1)
+    assert [molip_runs.load_or_train_molip(cfg, tc, store, s, "test").trained_now for s in sels] == [False, False]
+
+
+def test_model_spec_needs_an_importable_function():
+    with pytest.raises(ValueError, match="ModelSpec.train must be a module-level function"):
+        parallel.ModelSpec(lambda *a: None, None, None, None, None, "test")
+    with pytest.raises(ValueError, match="ModelSpec.train must be a module-level function"):
+        parallel.ModelSpec("tenderlib.experiments.vae_runs", None, None, None, None, "test")
