@@ -282,7 +282,7 @@ class MotionPipeline:
 
 class Tender(MotionPipeline):
     """The text-to-motion pipeline: a trained Denoiser, the PA-VAE whose latents it models, lengths.
-    With a naive VAE (1 x d latent) and an epsilon-predicting denoiser it is MLD."""
+    With a naive VAE (MLD's n x d latent, n = 1 or 7) and MLD's denoiser it is MLD."""
 
     def __init__(self, vae: PAVAE, denoiser: Denoiser, lengths: LengthSampler, fps: float = 30.0,
                  annotated: Sequence[str] | None = None, method: str = "tender"):

@@ -108,8 +108,10 @@ def test_stage_configs_by_size():
     paper = baselines.stages("mdm", "paper", max_frames=196, steps=1)[0].config
     assert (paper.dim, paper.num_layers, paper.ff_dim) == (512, 8, 1024)
     mld_vae, mld_den = (s.config for s in baselines.stages("mld", "default", 96, 1))
-    assert (mld_vae.num_parts, mld_vae.latent_tokens, mld_den.prediction) == (1, 1, "x0")
-    assert baselines.stages("mld", "paper", 196, 1)[1].config.prediction == "epsilon"  # MLD's own at its size
+    assert (mld_vae.num_parts, mld_vae.latent_tokens, mld_den.prediction) == (1, 7, "x0")  # MLD's 7 x d variant
+    assert (mld_den.latent_tokens, mld_den.latent_dim) == (mld_vae.latent_tokens, mld_vae.latent_dim)
+    mld_vae, mld_den = (s.config for s in baselines.stages("mld", "paper", 196, 1))
+    assert (mld_vae.latent_tokens, mld_den.latent_tokens, mld_den.prediction) == (1, 1, "epsilon")  # MLD's own
     vq, gpt = (s.config for s in baselines.stages("t2m-gpt", "default", 96, 1))
     assert vq.stride == 4 and gpt.max_codes == 24 and gpt.codebook_size == vq.codebook_size
     with pytest.raises(ValueError, match="method must be one of"):
