@@ -18,6 +18,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 NB01 = ROOT / "notebooks" / "01_data_exploration.ipynb"
 NB02 = ROOT / "notebooks" / "02_vae.ipynb"
 NB03 = ROOT / "notebooks" / "03_diffusion.ipynb"
+NB05 = ROOT / "notebooks" / "05_ablations.ipynb"
 NB06 = ROOT / "notebooks" / "06_downstream.ipynb"
 
 
@@ -74,6 +75,9 @@ def test_papermill_infers_every_parameter(path):
     (NB03, {"guidance_scale": -1.0}, "guidance_scale"),
     (NB03, {"max_step": 10}, "max_step"),                           # a typo: papermill alone would only warn
     (NB03, {"latent_dim": 64}, "latent_dim: notebook 03 takes the latent shape from notebook 02"),  # never dropped
+    (NB05, {"ablation_table": ["5"]}, "ablation_table"),           # a typo: papermill alone would only warn
+    (NB05, {"part_variants": ["PA-VAE-9"]}, "PA-VAE-9"),
+    (NB05, {"test_clips": 10}, "test_clips"),
     (NB06, {"kind": "mlp"}, "kind: notebook 06 trains both lifters"),
     (NB06, {"pose_width": 255}, "pose_width must be an even int"),
 ], ids=lambda v: v.stem if isinstance(v, Path) else None)

@@ -396,24 +396,36 @@ class TableRun:
     sample_sets: int = 1
     guidance_scale: float | None = None  # None: the denoiser config's
     untrained: bool = False
+    molip_selection: Any = params.added_field(None)  # the clips MoLIP trained on; None: vae_selection
+    test_clips: int = params.added_field(0)  # score this many test clips, evenly spaced over the split; 0: all
 
 
 SCORE_DIR = "scores"  # inside a denoiser's run folder: <hash of how it was scored>.json
 
 
 @functools.lru_cache(maxsize=4)
-def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection):
+def _models(profile, data, vae_cfg, vae_train, molip_cfg, molip_train, selection, molip_selection):
     """(store, VAE run, MoLIP) loaded once per process for the rows that share them."""
 
     store = datasets.open_store(data)
     vae_run = vae_runs.load_or_train(vae_cfg, vae_train, store, selection, profile)
-    evaluator = molip_runs.load_or_train_molip(molip_cfg, molip_train, store, selection, profile).model
+    evaluator = molip_runs.load_or_train_molip(molip_cfg, molip_train, store, molip_selection, profile).model
     return store, vae_run, evaluator
 
 
 def table_models(run: TableRun):
     """(store, VAE run, MoLIP) of a table run, loaded once per process for the rows that share them."""
-    return _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train, run.vae_selection)
+    return _models(run.profile, run.data, run.vae, run.vae_train, run.molip, run.molip_train, run.vae_selection,
+                   run.vae_selection if run.molip_selection is None else run.molip_selection)
+
+
+def test_indices(store, run: TableRun) -> np.ndarray:
+    """The test clips a table run scores: its test selection, or run.test_clips of them evenly spaced
+    over it (every source and length represented, not the first ones the store holds)."""
+    test = store.select(run.test_selection)
+    if run.test_clips and run.test_clips < test.size:
+        test = test[np.linspace(0, test.size - 1, run.test_clips).round().astype(np.int64)]
+    return test
 
 
 def scored_row(run: TableRun, run_dir, pipe, parameters: int, train_clips: int) -> dict:
@@ -426,7 +438,7 @@ def scored_row(run: TableRun, run_dir, pipe, parameters: int, train_clips: int) 
         row = json.loads(path.read_text())
     else:
         store, _, evaluator = table_models(run)
-        test = store.select(run.test_selection)
+        test = test_indices(store, run)
         reference = evaluation.real_reference(evaluator, store, test)
         res = score(pipe, evaluator, store, test, run.metrics, reference, steps=run.steps, eta=run.eta,
                     guidance_scale=run.guidance_scale, mm_texts=run.mm_texts, mm_repeats=run.mm_repeats,
