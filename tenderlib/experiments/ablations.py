@@ -305,8 +305,8 @@ def run_rows(rows: list[Row], jobs: int) -> list[dict]:
                                  r.profile) for r in runs]
     parallel.train_ahead(specs, jobs)
     seen, first = set(), []
-    for r in dict.fromkeys(runs):  # one row per denoiser to train: the evaluator and the floor do not change it
-        key = dataclasses.replace(r, molip=None, untrained=False)
+    for r in dict.fromkeys(runs):  # one row per denoiser to train (its VAE, latents, config, training)
+        key = (r.profile, r.data, r.vae, r.vae_train, r.vae_selection, r.denoiser, r.train, r.selection)
         if not r.untrained and key not in seen:
             seen.add(key)
             first.append(r)
@@ -464,7 +464,8 @@ def claims(main: str = "PA-VAE-2-4") -> list[Claim]:
 VERDICT_METRICS = {"top3": "higher", "fid": "lower"}
 
 
-def _pick(frame: pd.DataFrame, where: dict) -> pd.Series | None:
+def pick_row(frame: pd.DataFrame, where: dict) -> pd.Series | None:
+    """The first row of `frame` whose columns hold the values of `where`; None if none does."""
     keep = np.ones(len(frame), dtype=bool)
     for k, v in where.items():
         if k not in frame.columns:
@@ -491,11 +492,11 @@ def verdicts(frames: dict[str, pd.DataFrame], main: str = "PA-VAE-2-4") -> pd.Da
         ours = frames.get(claim.table)
         if ours is None:
             continue
-        a, b = _pick(ours, claim.better), _pick(ours, claim.worse)
+        a, b = pick_row(ours, claim.better), pick_row(ours, claim.worse)
         if a is None or b is None:
             continue
         theirs = paper_table(claim.table)
-        pa, pb = _pick(theirs, claim.better), _pick(theirs, claim.paper_worse or claim.worse)
+        pa, pb = pick_row(theirs, claim.better), pick_row(theirs, claim.paper_worse or claim.worse)
         for m in claim.metrics:
             direction = VERDICT_METRICS[m]
             out.append({"table": claim.table, "claim": claim.text, "metric": m,
