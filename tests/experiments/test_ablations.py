@@ -194,7 +194,7 @@ CALLS = []
 
 def record_row(run):
     """Stands in for ablations.row_result: notes the run, trains nothing."""
-    CALLS.append((run.molip.use_confidence, run.untrained, run.vae_selection))
+    CALLS.append((run.molip.use_confidence, run.untrained, run.vae_selection, run.test_selection))
     return {"untrained": run.untrained}
 
 
@@ -210,8 +210,9 @@ def test_run_rows_trains_each_denoiser_once_before_the_rows_that_reuse_it(monkey
     order = calls[1:]
     assert len(order) == len(set(order)) == len(rows)  # every distinct run once
     # the two trainings first (scored by the first evaluator), then their other evaluator and the floor
-    assert order[:2] == [(False, False, selection("D1", "train")), (False, False, ablations.with_unreliable())]
-    assert all(confidence or untrained for confidence, untrained, _ in order[2:])
+    assert [c[:3] for c in order[:2]] == [(False, False, selection("D1", "train")),
+                                          (False, False, ablations.with_unreliable())]
+    assert all(confidence or untrained for confidence, untrained, *_ in order[2:])
     assert [res["untrained"] for res in results] == [r.run.untrained for r in rows]
 
 
@@ -231,3 +232,17 @@ def test_test_indices_are_evenly_spaced_and_new_fields_keep_old_score_names():
     hashed = params._hashed(base)
     assert "molip_selection" not in hashed and "test_clips" not in hashed
     assert params.config_hash(dataclasses.replace(base, test_clips=34)) != params.config_hash(base)
+
+
+def test_run_rows_trains_a_denoiser_once_whatever_its_rows_score_on(monkeypatch):
+    from tenderlib import parallel
+
+    batches = []
+    monkeypatch.setattr(parallel, "map_runs", lambda fn, tasks, jobs, name: batches.append(list(tasks)) or [{}] * len(tasks))
+    monkeypatch.setattr(parallel, "train_ahead", lambda specs, jobs: None)
+    s = setup(ablation_tables=["5"], part_variants=["PA-VAE-2-4"], seeds=1)
+    first, floor = ablations.plan(s, FakeStore())
+    other_test = dataclasses.replace(first, run=dataclasses.replace(first.run, test_selection=selection("D2", "test")))
+    ablations.run_rows([first, other_test, floor], jobs=2)
+    # side by side: only the first row trains; the row scored on other clips and the floor load what it left
+    assert batches == [[first.run], [other_test.run, floor.run]]
