@@ -8,9 +8,11 @@
 #   make lab         create .venv if needed, open JupyterLab on notebooks/ (LAB_ARGS, e.g. --no-browser --port 8890)
 #
 # Variables: PROFILE (default: default), JOBS (runs side by side in make reproduce; default: the
-# CPU count), CELL_TIMEOUT (seconds per notebook cell, 0 = none; default 1800 for make test and
-# make notebooks, none for make reproduce, whose runs are cached and resumable),
-# PYTEST_ARGS (extra pytest arguments, e.g. PYTEST_ARGS="-k params -x").
+# CPU count), NOTEBOOKS (make reproduce: these notebook files only, e.g.
+# NOTEBOOKS="notebooks/0[1-4]*.ipynb"; default: every notebook), CELL_TIMEOUT (seconds per
+# notebook cell, 0 = none; default 1800 for make test and make notebooks, none for make
+# reproduce, whose runs are cached and resumable), PYTEST_ARGS (extra pytest arguments, e.g.
+# PYTEST_ARGS="-k params -x").
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,6 +26,7 @@ STAMP := $(VENV)/.tender-installed
 
 PROFILE ?= default
 JOBS ?=
+NOTEBOOKS ?=
 # make reproduce has no cell limit unless CELL_TIMEOUT is given on the command line or in the environment
 REPRODUCE_TIMEOUT := $(if $(filter command line environment,$(origin CELL_TIMEOUT)),$(CELL_TIMEOUT),0)
 CELL_TIMEOUT ?= 1800
@@ -63,7 +66,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 reproduce: $(STAMP)
-	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(REPRODUCE_TIMEOUT) $(if $(JOBS),--jobs $(JOBS))
+	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(REPRODUCE_TIMEOUT) $(if $(JOBS),--jobs $(JOBS)) $(NOTEBOOKS)
 
 test: $(STAMP)
 	$(PY) -m pytest --nbval --nbval-cell-timeout=$(if $(filter 0,$(CELL_TIMEOUT)),100000,$(CELL_TIMEOUT)) $(PYTEST_ARGS)

@@ -177,6 +177,22 @@ def test_make_env_reinstalls_only_when_pyproject_changes(tmp_path):
     assert not up_to_date()
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_reproduce_runs_the_notebooks_asked_for(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".tender-installed").touch()  # newer than pyproject.toml: no install
+    (tmp_path / "pyproject.toml").touch()
+    os.utime(tmp_path / "pyproject.toml", (time.time() - 100, time.time() - 100))
+
+    def dry(*args) -> str:
+        return subprocess.run(["make", "-n", "reproduce", *args], cwd=tmp_path, capture_output=True, text=True).stdout
+
+    assert dry().strip().endswith("--timeout 0")  # every notebook
+    some = dry("NOTEBOOKS=notebooks/01_data_exploration.ipynb notebooks/04_molip.ipynb", "JOBS=2")
+    assert "reproduce --profile default --timeout 0 --jobs 2 notebooks/01_data_exploration.ipynb notebooks/04_molip.ipynb" in some
+
+
 def test_ci_script_runs_make_test():
     ci = ROOT / ".ci" / "run"
     assert os.access(ci, os.X_OK), ".ci/run must be executable"
