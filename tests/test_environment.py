@@ -156,16 +156,24 @@ def test_pytest_collects_tests_and_notebooks_only(tmp_path):
 # --- Makefile, CI, README -------------------------------------------------------------------
 
 
+def top_make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`make ARGS` in CWD as a top-level make, even when the suite itself runs under `make test`:
+    a sub-make inherits the parent's flags (MAKEFLAGS may carry -w, -n, -k) and variables."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MAKE", "MFLAGS")) and k not in ("JOBS", "NOTEBOOKS", "PROFILE")}
+    return subprocess.run(["make", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
 def test_make_env_reinstalls_only_when_pyproject_changes(tmp_path):
     shutil.copy(ROOT / "Makefile", tmp_path)
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
 
     def up_to_date() -> bool:
-        return subprocess.run(["make", "-q", "env"], cwd=tmp_path, capture_output=True).returncode == 0
+        return top_make(["-q", "env"], tmp_path).returncode == 0
 
     assert not up_to_date()  # no environment yet
-    dry = subprocess.run(["make", "-n", "env"], cwd=tmp_path, capture_output=True, text=True).stdout
+    dry = top_make(["-n", "env"], tmp_path).stdout
     assert "-m venv .venv" in dry and "pip install" in dry and "-e '.[dev]'" in dry
     stamp = tmp_path / ".venv" / ".tender-installed"
     stamp.parent.mkdir()
@@ -185,13 +193,8 @@ def test_make_reproduce_runs_the_notebooks_asked_for(tmp_path):
     (tmp_path / "pyproject.toml").touch()
     os.utime(tmp_path / "pyproject.toml", (time.time() - 100, time.time() - 100))
 
-    # Run as a top-level make even when the suite itself runs under `make test`: a sub-make would
-    # inherit the parent's flags and print "Entering directory" lines around the recipe.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS")) and k not in ("JOBS", "NOTEBOOKS")}
-
     def dry(*args) -> str:
-        done = subprocess.run(["make", "-n", "reproduce", *args], cwd=tmp_path, env=env, capture_output=True, text=True)
-        return done.stdout
+        return top_make(["-n", "reproduce", *args], tmp_path).stdout
 
     assert dry().strip().endswith("--timeout 0")  # every notebook
     some = dry("NOTEBOOKS=notebooks/01_data_exploration.ipynb notebooks/04_molip.ipynb", "JOBS=2")
