@@ -32,6 +32,7 @@ fields are logged (e.g. tenderlib.models.vae.VAELosses).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -496,15 +497,41 @@ def run_by_config(name: str, model: nn.Module, config, train_config: TrainConfig
     relaunch = (fn, args): the by-config call itself, fn(*args), which torchrun's processes make
     when train_config.num_processes > 1 and this process is not one of them (tenderlib.distributed)."""
     folder = run_dir(profile, name, config, weight_identity(train_config), data_key)
-    if train_config.num_processes > 1 and not distributed.is_rank() and not finished(folder, train_config):
-        if relaunch is None:
-            raise ValueError(f"{name}: num_processes={train_config.num_processes} needs torchrun; this run cannot be "
-                             f"launched from here (run it under torchrun --nproc_per_node {train_config.num_processes})")
-        distributed.launch(*relaunch, num_processes=train_config.num_processes, label=folder.name)
-    r = load_or_train(model, train_config, folder, make_dataset, config=config, loss_fn=loss_fn, collate_fn=collate_fn)
-    record = folder / DATA_FILE  # which data the run trained on, for a reader of the folder
-    if not record.is_file():
-        tmp = folder / f".tmp-{os.getpid()}-{DATA_FILE}"
-        tmp.write_text(params.to_json(data_key))
-        tmp.replace(record)
+    with run_lock(folder):
+        if train_config.num_processes > 1 and not distributed.is_rank() and not finished(folder, train_config):
+            if relaunch is None:
+                raise ValueError(f"{name}: num_processes={train_config.num_processes} needs torchrun; this run cannot "
+                                 f"be launched from here (run it under torchrun --nproc_per_node "
+                                 f"{train_config.num_processes})")
+            distributed.launch(*relaunch, num_processes=train_config.num_processes, label=folder.name)
+        r = load_or_train(model, train_config, folder, make_dataset, config=config, loss_fn=loss_fn,
+                          collate_fn=collate_fn)
+        record = folder / DATA_FILE  # which data the run trained on, for a reader of the folder
+        if not record.is_file():
+            tmp = folder / f".tmp-{os.getpid()}-{DATA_FILE}"
+            tmp.write_text(params.to_json(data_key))
+            tmp.replace(record)
     return ModelRun(r.model, folder, r.trained_now, r.step, r.seconds, r.history, train_items)
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path):
+    """Hold `folder`'s run for this process while it is loaded or trained: two processes asking for
+    one run at once (two notebooks, the test suite's parallel workers, the reproduce runner) train
+    it once; the second waits, then loads the finished run. An exclusive lock (fcntl.flock) on
+    <checkpoints>/.<run>.lock, released by the system if the process dies. torchrun's processes of a
+    run take none: the process that launched them holds it. No lock where fcntl is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None
+    if fcntl is None or distributed.is_rank():
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

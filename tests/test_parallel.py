@@ -1,6 +1,10 @@
 """Runs side by side give the numbers of runs one after another (tenderlib.parallel)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -104,3 +108,50 @@ def test_model_spec_needs_an_importable_function():
         parallel.ModelSpec(lambda *a: None, None, None, None, None, "test")
     with pytest.raises(ValueError, match="ModelSpec.train must be a module-level function"):
         parallel.ModelSpec("tenderlib.experiments.vae_runs", None, None, None, None, "test")
+
+
+# --- one run asked for by two processes at once -----------------------------------------------
+
+_SAME_RUN = """
+import torch
+from tenderlib import datasets, synthetic, training
+from tenderlib.data.selection import Selection
+from tenderlib.experiments import molip_runs
+from tenderlib.models.molip import MoLIPConfig
+torch.set_num_threads(1)
+store = datasets.open_store(synthetic.SyntheticConfig(num_clips=24))
+cfg = MoLIPConfig(max_frames=16, dim=16, motion_layers=1, text_layers=1, heads=2, ff_dim=32, embed_dim=8)
+tc = training.TrainConfig(max_steps=20, batch_size=4, progress="off", autocast="off")
+print("trained" if molip_runs.load_or_train_molip(cfg, tc, store, Selection(split="all"), "test").trained_now else "loaded")
+"""
+
+
+def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
+    """Two notebooks (or two test workers) reaching the same run at the same time: one trains it,
+    the other waits on the run's lock and loads the finished run."""
+    (tmp_path / "pyproject.toml").write_text("")
+    env = {**os.environ, "TENDER_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+    subprocess.run([sys.executable, "-c", "from tenderlib import datasets, synthetic; "
+                    "datasets.open_store(synthetic.SyntheticConfig(num_clips=24))"], env=env, check=True)
+    procs = [subprocess.Popen([sys.executable, "-c", _SAME_RUN], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    said = sorted(p.communicate(timeout=300)[0].split()[-1] for p in procs)
+    assert [p.returncode for p in procs] == [0, 0]
+    assert said == ["loaded", "trained"]
+
+
+def test_run_lock_makes_the_second_process_wait(tmp_path):
+    folder = tmp_path / "checkpoints" / "vae-0123456789ab"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, pathlib\n"
+        "from tenderlib import training\n"
+        f"folder = pathlib.Path({str(folder)!r})\n"
+        "with training.run_lock(folder):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(1.5)\n"
+        "    (folder.parent / 'done').write_text('x')\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with training.run_lock(folder):
+        assert (folder.parent / "done").is_file()  # entered only after the holder let go
+    holder.wait(timeout=60)
+    assert not folder.exists()  # the lock creates no run folder, only <checkpoints>/.<run>.lock
