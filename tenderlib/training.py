@@ -428,6 +428,7 @@ def _train(model, dataset, cfg, folder, config, loss_fn, collate_fn, ctx, t0) ->
 
 
 DATA_FILE = "data.json"  # in a run folder: the data key it was trained on (store identity, selection)
+LOCK_FILE = ".lock"  # in a run folder: held while one process loads or trains the run (run_lock)
 
 
 @dataclass(frozen=True)
@@ -518,9 +519,10 @@ def run_by_config(name: str, model: nn.Module, config, train_config: TrainConfig
 def run_lock(folder: Path):
     """Hold `folder`'s run for this process while it is loaded or trained: two processes asking for
     one run at once (two notebooks, the test suite's parallel workers, the reproduce runner) train
-    it once; the second waits, then loads the finished run. An exclusive lock (fcntl.flock) on
-    <checkpoints>/.<run>.lock, released by the system if the process dies. torchrun's processes of a
-    run take none: the process that launched them holds it. No lock where fcntl is missing (Windows)."""
+    it once; the second waits, then loads the finished run. An exclusive lock (fcntl.flock) on the
+    run folder's file .lock (the folder is made here, as training would make it), released by the
+    system if the process dies. torchrun's processes of a run take none: the process that launched
+    them holds it. No lock where fcntl is missing (Windows)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -528,8 +530,8 @@ def run_lock(folder: Path):
     if fcntl is None or distributed.is_rank():
         yield
         return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "a") as handle:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

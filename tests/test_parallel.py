@@ -154,4 +154,4 @@ def test_run_lock_makes_the_second_process_wait(tmp_path):
     with training.run_lock(folder):
         assert (folder.parent / "done").is_file()  # entered only after the holder let go
     holder.wait(timeout=60)
-    assert not folder.exists()  # the lock creates no run folder, only <checkpoints>/.<run>.lock
+    assert [p.name for p in folder.iterdir()] == [training.LOCK_FILE]  # nothing but the lock in the folder
