@@ -1,7 +1,8 @@
 # Tender: reproducible entry points. `make help` lists them.
 #
 #   make reproduce   create .venv if needed, run every notebook with params/PROFILE/ into outputs/PROFILE/
-#   make test        create .venv if needed, run the unit tests and `pytest --nbval` on the notebooks
+#   make test        create .venv if needed, run the unit tests and `pytest --nbval` on the notebooks,
+#                    one worker per core (TEST_JOBS)
 #   make check-portable   the suite from a fresh clone of HEAD twice: AVX2 kernels on 1 thread, then the CPU's own
 #   make notebooks   re-execute the committed notebooks in place (smoke defaults), strip metadata
 #   make env         create or update .venv (re-installs only when pyproject.toml changed)
@@ -12,7 +13,8 @@
 # NOTEBOOKS="notebooks/0[1-4]*.ipynb"; default: every notebook), CELL_TIMEOUT (seconds per
 # notebook cell, 0 = none; default 1800 for make test and make notebooks, none for make
 # reproduce, whose runs are cached and resumable), PYTEST_ARGS (extra pytest arguments, e.g.
-# PYTEST_ARGS="-k params -x").
+# PYTEST_ARGS="-k params -x"), TEST_JOBS (make test: pytest-xdist workers, each a notebook or test
+# file at a time; default: the CPU count; 0: no workers, everything in one process).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -31,6 +33,7 @@ NOTEBOOKS ?=
 REPRODUCE_TIMEOUT := $(if $(filter command line environment,$(origin CELL_TIMEOUT)),$(CELL_TIMEOUT),0)
 CELL_TIMEOUT ?= 1800
 PYTEST_ARGS ?=
+TEST_JOBS ?= auto
 LAB_ARGS ?=
 
 # Stored notebook outputs must compare equal run to run: no progress bars in headless runs.
@@ -40,7 +43,7 @@ export TQDM_DISABLE := 1
 
 help:
 	@sed -n 's/^#   \(make .*\)/\1/p' $(firstword $(MAKEFILE_LIST))
-	@echo "Variables: PROFILE=$(PROFILE) JOBS=$(JOBS) CELL_TIMEOUT=$(CELL_TIMEOUT) PYTEST_ARGS=$(PYTEST_ARGS)"
+	@echo "Variables: PROFILE=$(PROFILE) JOBS=$(JOBS) CELL_TIMEOUT=$(CELL_TIMEOUT) PYTEST_ARGS=$(PYTEST_ARGS) TEST_JOBS=$(TEST_JOBS)"
 
 env: $(STAMP)
 
@@ -69,7 +72,7 @@ reproduce: $(STAMP)
 	$(PY) -m tenderlib.notebooks reproduce --profile $(PROFILE) --timeout $(REPRODUCE_TIMEOUT) $(if $(JOBS),--jobs $(JOBS)) $(NOTEBOOKS)
 
 test: $(STAMP)
-	$(PY) -m pytest --nbval --nbval-cell-timeout=$(if $(filter 0,$(CELL_TIMEOUT)),100000,$(CELL_TIMEOUT)) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --nbval --nbval-cell-timeout=$(if $(filter 0,$(CELL_TIMEOUT)),100000,$(CELL_TIMEOUT)) $(PYTEST_ARGS)
 
 check-portable:
 	bash tests/check_portable.sh $(PYTEST_ARGS)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The committed notebook outputs must compare equal on any CPU: run the whole suite (`make test`)
 # from a fresh clone of HEAD twice on this machine, from empty caches each time:
-#   1. with torch, oneDNN and MKL held to AVX2 kernels, on one thread (an AVX2-only laptop);
-#   2. with the CPU's own kernels and the default thread count.
+#   1. with torch, oneDNN and MKL held to AVX2 kernels, on one thread (an AVX2-only laptop), one
+#      pytest worker per core (make test's default);
+#   2. with the CPU's own kernels and torch's default thread count, in one process (TEST_JOBS=0).
 # Usage: tests/check_portable.sh [extra pytest arguments]      (or: make check-portable)
 # Exit status: 0 when both runs pass. Logs: $WORK/avx2.log and $WORK/native.log (printed at the end).
 set -euo pipefail
@@ -29,6 +30,6 @@ run() {  # name, then environment assignments
 }
 PYTEST_EXTRA="$*"
 run avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 OMP_NUM_THREADS=1 CI=true
-run native CI=true
+run native CI=true TEST_JOBS=0
 echo "check_portable: logs in $WORK" >&2
 exit $status

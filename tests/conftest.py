@@ -5,6 +5,8 @@
   are in tests/ itself.
 - How nbval compares the notebooks (sanitizing, images skipped, NBVAL_TOLERANCE) is set up by the
   conftest.py at the repository root, so that it holds for a notebook run alone too.
+- Under pytest-xdist (`make test`: one worker per core), each worker's torch threads are its share
+  of the cores.
 - Progress bars are switched off (TQDM_DISABLE) for the kernels nbval starts, so that stored
   outputs compare equal.
 - Fixture `tender_root`: a temporary repository root (TENDER_ROOT), so tests that write
@@ -19,6 +21,19 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# `make test` runs the suite on one pytest-xdist worker per core. Each worker gets its share of the
+# cores for torch (and, through OMP_NUM_THREADS, for the processes and kernels it starts): torch's
+# threads spin while they wait, so two workers of two threads each on two cores ran the training
+# tests several times slower than one thread each.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    from tenderlib.parallel import default_jobs
+
+    _threads = max(1, default_jobs() // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # The tests mirror tenderlib's wings (tests/data, tests/readers, ...). Their file names are unique,
 # and every folder is on sys.path before collection, so that a test may use another's helpers

@@ -4,6 +4,10 @@
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -60,8 +64,7 @@ def test_papermill_infers_every_parameter(path):
     assert set(papermill.inspect_notebook(str(path))) == names
 
 
-@pytest.mark.parametrize("path, parameters, message", [
-    (NB01, {"num_clip": 10}, "num_clip"),                          # a typo: papermill alone would only warn
+BAD_PARAMETERS = [
     (NB01, {"data_frac": 1.5}, "data_frac"),
     (NB01, {"data_frac": 1e-9}, "data_frac 1e-09 left none"),     # a valid share that selects no clip
     (NB01, {"num_clips": -5}, "num_clips"),
@@ -80,11 +83,37 @@ def test_papermill_infers_every_parameter(path):
     (NB05, {"test_clips": 10}, "test_clips"),
     (NB06, {"kind": "mlp"}, "kind: notebook 06 trains both lifters"),
     (NB06, {"pose_width": 255}, "pose_width must be an even int"),
-], ids=lambda v: v.stem if isinstance(v, Path) else None)
-def test_notebook_stops_on_bad_parameters(tmp_path, path, parameters, message):
+]
+
+
+@pytest.fixture(scope="module")
+def bad_parameter_errors(tmp_path_factory) -> list:
+    """The first error of each BAD_PARAMETERS case, every case run in one process by
+    tests/notebook_cells.py (its cells in an IPython shell, as a kernel runs them)."""
+    cases = tmp_path_factory.mktemp("cases") / "cases.json"
+    cases.write_text(json.dumps([[str(path), parameters] for path, parameters, _ in BAD_PARAMETERS]))
+    env = {**os.environ, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "notebook_cells.py"), str(cases)], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", range(len(BAD_PARAMETERS)),
+                         ids=[f"{path.stem}-{'-'.join(parameters)}" for path, parameters, _ in BAD_PARAMETERS])
+def test_notebook_stops_on_bad_parameters(bad_parameter_errors, case):
+    path, parameters, message = BAD_PARAMETERS[case]
+    error = bad_parameter_errors[case]
+    assert error is not None, f"{path.name} ran to its end with {parameters}"
+    assert message in error
+
+
+def test_papermill_run_stops_on_a_misspelt_parameter(tmp_path):
+    """The same through papermill and a Jupyter kernel, as `make reproduce` runs a notebook: a typo,
+    which papermill alone would only warn about."""
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        notebooks.execute_notebook(path, tmp_path / "out.ipynb", parameters=parameters, timeout=120)
-    assert message in str(err.value)
+        notebooks.execute_notebook(NB01, tmp_path / "out.ipynb", parameters={"num_clip": 10}, timeout=120)
+    assert "num_clip" in str(err.value)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
