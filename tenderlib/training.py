@@ -522,7 +522,8 @@ def run_lock(folder: Path):
     it once; the second waits, then loads the finished run. An exclusive lock (fcntl.flock) on the
     run folder's file .lock (the folder is made here, as training would make it), released by the
     system if the process dies. torchrun's processes of a run take none: the process that launched
-    them holds it. No lock where fcntl is missing (Windows)."""
+    them holds it. No lock where fcntl is missing (Windows) or the lock file cannot be written (a
+    read-only folder of finished runs, which can only be loaded)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -530,8 +531,14 @@ def run_lock(folder: Path):
     if fcntl is None or distributed.is_rank():
         yield
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a") as handle:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK_FILE, "a")
+    except OSError as e:  # a read-only folder of finished runs: nothing can be trained there, so nothing to hold
+        log.debug("run %s not locked: %s", folder.name, e)
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

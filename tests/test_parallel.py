@@ -155,3 +155,13 @@ def test_run_lock_makes_the_second_process_wait(tmp_path):
         assert (folder.parent / "done").is_file()  # entered only after the holder let go
     holder.wait(timeout=60)
     assert [p.name for p in folder.iterdir()] == [training.LOCK_FILE]  # nothing but the lock in the folder
+
+
+def test_a_run_whose_lock_cannot_be_written_is_still_entered(tmp_path):
+    """A folder of finished runs on read-only storage: no lock file can be made, and loading goes on."""
+    folder = tmp_path / "checkpoints" / "vae-0123456789ab"
+    (folder / training.LOCK_FILE).mkdir(parents=True)  # opening it for writing fails, as on a read-only folder
+    entered = False
+    with training.run_lock(folder):
+        entered = True
+    assert entered
