@@ -48,6 +48,11 @@ from typing import Any, Callable, Literal
 import torch
 from torch import nn
 
+try:
+    import fcntl  # run_lock
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
+
 from tenderlib.checks import need
 from tenderlib import distributed, params, precision, progress
 from tenderlib.checkpoints import (CheckpointMismatchError, check_config, checkpoint_step, config_mismatch,
@@ -524,10 +529,6 @@ def run_lock(folder: Path):
     system if the process dies. torchrun's processes of a run take none: the process that launched
     them holds it. No lock where fcntl is missing (Windows) or the lock file cannot be written (a
     read-only folder of finished runs, which can only be loaded)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        fcntl = None
     if fcntl is None or distributed.is_rank():
         yield
         return

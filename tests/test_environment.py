@@ -158,9 +158,10 @@ def test_pytest_collects_tests_and_notebooks_only(tmp_path):
 
 def top_make(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """`make ARGS` in CWD as a top-level make, even when the suite itself runs under `make test`:
-    a sub-make inherits the parent's flags (MAKEFLAGS may carry -w, -n, -k) and variables."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAKE", "MFLAGS")) and k not in ("JOBS", "NOTEBOOKS", "PROFILE")}
+    a sub-make inherits the parent's flags (MAKEFLAGS may carry -w, -n, -k), and the environment may
+    set any variable the Makefile takes from it (`NAME ?= ...`: JOBS, CELL_TIMEOUT, TEST_JOBS, ...)."""
+    settable = set(re.findall(r"^([A-Z_]+) \?=", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS")) and k not in settable}
     return subprocess.run(["make", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
