@@ -23,6 +23,7 @@ tensors). The config of a checkpoint whose weights carry none in their metadata 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -145,7 +146,8 @@ def check_config(checkpoint: str | os.PathLike, config) -> None:
     if saved.get("class") != wanted["class"]:
         raise CheckpointMismatchError(f"checkpoint {checkpoint} was trained with a {saved.get('class')}, "
                                       f"the requested model has a {wanted['class']}")
-    diff = config_mismatch(saved.get("config", {}), wanted["config"])
+    added = params.added_defaults(type(config)) if dataclasses.is_dataclass(config) else {}
+    diff = config_mismatch({**added, **saved.get("config", {})}, wanted["config"])  # saved before a field: its default
     if diff:
         raise CheckpointMismatchError(f"checkpoint {checkpoint} does not match the requested {wanted['class']}: "
                                       + "; ".join(diff))

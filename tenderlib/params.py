@@ -300,6 +300,12 @@ def added_field(default: Any) -> Any:
     return dataclasses.field(default=default, metadata={HASHED_WHEN_SET: True})
 
 
+def added_defaults(cls: type) -> dict[str, Any]:
+    """{name: default} of the added fields of dataclass `cls`: what a config saved before a field was
+    added held, in effect (a saved config that lacks one is read with its default)."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.metadata.get(HASHED_WHEN_SET)}
+
+
 def _hashed(value: Any) -> Any:
     """`value` as config_hash reads it: dataclasses.asdict, less added fields at their default."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

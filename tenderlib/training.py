@@ -337,7 +337,7 @@ def _check_resume(checkpoint: Path, cfg: TrainConfig, config) -> None:
     path = checkpoint / "train_config.json"
     saved = json.loads(path.read_text()) if path.is_file() else {}
     wanted = json.loads(params.to_json(cfg))
-    added = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.metadata.get(params.HASHED_WHEN_SET)}
+    added = params.added_defaults(TrainConfig)
     diff = config_mismatch({k: saved.get(k, added.get(k)) for k in RESUME_FIELDS},  # added fields: their default
                            {k: wanted[k] for k in RESUME_FIELDS})
     if diff:

@@ -7,10 +7,12 @@ import json
 import math
 import subprocess
 import sys
+import unittest.mock as mock
 from typing import Literal
 
 import nbformat
 import pytest
+import torch
 
 from tenderlib import notebooks, params
 from tenderlib.params import RunConfig
@@ -314,3 +316,20 @@ def test_added_field_is_hashed_only_when_set():
     assert params.config_hash(set_b) != before[0]
     assert params.config_hash(globals()["_Outer"](items=(set_b,))) != before[1]
     assert json.loads(params.to_json(set_b)) == {"a": 1, "b": "new"}  # saved configs keep every field
+
+
+def test_a_checkpoint_saved_before_a_field_was_added_matches_its_default(tmp_path):
+    from tenderlib import checkpoints
+    from tenderlib.models.denoiser import DenoiserConfig
+
+    cfg = DenoiserConfig(dim=16, num_layers=1, num_heads=2, ff_dim=16)
+    model = torch.nn.Linear(2, 2)
+    ckpt = checkpoints.save_checkpoint(tmp_path / "run", model, 1, config=cfg)
+    assert params.added_defaults(DenoiserConfig) == {"windows": 1, "window_overlap": 0.25}
+    # the same checkpoint as written before the fields existed: its record lacks them
+    record = checkpoints._saved_record(ckpt)
+    trimmed = {**record, "config": {k: v for k, v in record["config"].items() if k not in ("windows", "window_overlap")}}
+    with mock.patch.object(checkpoints, "_saved_record", lambda path: trimmed):
+        checkpoints.check_config(ckpt, cfg)  # at their defaults: a match
+        with pytest.raises(checkpoints.CheckpointMismatchError, match="windows: checkpoint 1, requested 2"):
+            checkpoints.check_config(ckpt, dataclasses.replace(cfg, windows=2, latent_tokens=8))

@@ -206,7 +206,8 @@ def plan(s: Setup, store) -> list[Row]:
 
     def row(table, columns, vae_cfg, train_sel, seed, *, vae_train=None, vae_sel=None, den_cfg=None, den_train=None,
             molip=None):
-        den_cfg = dataclasses.replace(den_cfg or s.denoiser, latent_tokens=vae_cfg.latent_tokens,
+        den_cfg = den_cfg or s.denoiser
+        den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens * den_cfg.windows,
                                       latent_dim=vae_cfg.latent_dim)
         run = generation.TableRun(
             s.run.profile, s.data, vae_cfg, vae_train or dataclasses.replace(s.vae_ablation, seed=seed),

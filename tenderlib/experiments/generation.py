@@ -39,6 +39,7 @@ from tenderlib.models.molip import MoLIPConfig
 from tenderlib.models.pipeline import Generation, LengthSampler, PIPELINE_FILE, Tender
 from tenderlib.models.text import TextEncoder
 from tenderlib.models.vae import VAEConfig
+from tenderlib.models.windows import Windows
 from tenderlib.training import TrainConfig
 
 SMOKE_PROFILE = "smoke"  # the profile `make test` trains in seconds: found last when no profile is named
@@ -246,11 +247,12 @@ class TenderRun:
     train_clips: int
 
 
-def latent_dataset(vae_run, store, selection, seed: int = 0):
-    """The training latents of `selection` (VAE posterior means of centre crops, encoded once per VAE
-    run: vae_runs.training_latents) with every caption of each clip -> (LatentDataset, LatentKey)."""
+def latent_dataset(vae_run, store, selection, seed: int = 0, windows: Windows = Windows()):
+    """The training latents of `selection` (VAE posterior means of centre crops, cut into `windows`,
+    encoded once per VAE run: vae_runs.training_latents) with every caption of each clip ->
+    (LatentDataset, LatentKey)."""
 
-    indices, (mu, lengths) = vae_runs.training_latents(vae_run, store, selection)
+    indices, (mu, lengths) = vae_runs.training_latents(vae_run, store, selection, windows)
     if indices.size == 0:
         raise ValueError(f"selection {selection} holds no clip")
     captions = [store.texts(int(i)) for i in indices]
@@ -266,10 +268,10 @@ def fit_pipeline(vae_run, config, train_config, store, selection, profile: str, 
     publishes its main model only, not the table runs. method "mld": the same on a naive VAE with
     an epsilon-predicting denoiser (tenderlib.experiments.baselines), filed as mld-<hash>."""
     t0 = time.perf_counter()
-    data, key = latent_dataset(vae_run, store, selection, train_config.seed)
+    data, key = latent_dataset(vae_run, store, selection, train_config.seed, config.windowing())
     run = load_or_train_denoiser(config, train_config, data, profile, key, text_encoder=text_encoder, name=method)
     indices = store.select(selection)
-    lengths = LengthSampler.fit(store.index.length[indices], vae_run.model.cfg.max_frames)
+    lengths = LengthSampler.fit(store.index.length[indices], config.windowing().max_length(vae_run.model.cfg.max_frames))
     fps = float(np.median(store.index.fps[indices]))
     pipe = Tender(vae_run.model, run.model, lengths, fps, annotated_regions(store, indices), method)
     vae_ckpt = checkpoints.latest_checkpoint(vae_run.run_dir)
@@ -504,7 +506,8 @@ def configs(namespace, before: params.Snapshot) -> Setup:
     data = datasets.choose(store_cfg, synthetic_cfg)
     _, _, vae_cfg, vae_train, _, _ = vae_runs.notebook_configs(run.profile)
     _, _, molip_cfg, molip_train, _, _ = molip_runs.notebook_configs(run.profile)
-    den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens, latent_dim=vae_cfg.latent_dim)
+    den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens * den_cfg.windows,
+                                  latent_dim=vae_cfg.latent_dim)
     train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 6),
                                     checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
     steps = study.ablation_steps or train_cfg.max_steps

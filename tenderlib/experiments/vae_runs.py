@@ -26,7 +26,8 @@ import torch
 from tenderlib import datasets, params, seeding, synthetic, training
 from tenderlib.data.skeleton import REGIONS
 from tenderlib.models.losses import PartErrors, part_errors
-from tenderlib.models.vae import PAVAE, VAEConfig
+from tenderlib.models.vae import PAVAE, VAEConfig, frame_mask
+from tenderlib.models.windows import Windows
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +225,12 @@ def train_dataset(store, indices, config: VAEConfig, seed: int = 0):
                          generator_seed=seed)
 
 
-def eval_dataset(store, indices, config: VAEConfig):
-    """The clips `indices` as the VAE is evaluated and encoded: centre crops of config.max_frames."""
+def eval_dataset(store, indices, config: VAEConfig, max_frames: int | None = None):
+    """The clips `indices` as the VAE is evaluated and encoded: centre crops of config.max_frames
+    (or of `max_frames`: the longest motion over several windows, tenderlib.models.windows)."""
     from tenderlib.data.dataset import MotionDataset
 
-    return MotionDataset(store, indices, max_frames=config.max_frames, crop="center", caption="first")
+    return MotionDataset(store, indices, max_frames=max_frames or config.max_frames, crop="center", caption="first")
 
 
 def run_dir_for(config: VAEConfig, train_config, store, selection, profile: str) -> Path:
@@ -255,8 +257,9 @@ class Latents(NamedTuple):
 
 
 @torch.no_grad()
-def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
-    """Posterior means of every item of `dataset` (a MotionDataset, in order; see eval_dataset)."""
+def encode_dataset(model: PAVAE, dataset, batch_size: int = 64, windows: Windows = Windows()) -> Latents:
+    """Posterior means of every item of `dataset` (a MotionDataset, in order; see eval_dataset); with
+    several windows, each clip is cut into them and their latents concatenated: (N, windows * n, d)."""
     from tenderlib.data.dataset import collate
 
     if len(dataset) == 0:
@@ -267,7 +270,13 @@ def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
     try:
         for a in range(0, len(dataset), batch_size):
             batch = collate([dataset[k] for k in range(a, min(a + batch_size, len(dataset)))]).to(device)
-            mus.append(model.encode(batch.features, batch.mask)[0].float().cpu())  # (B, n, d)
+            if windows.count == 1:
+                mu = model.encode(batch.features, batch.mask)[0]  # (B, n, d)
+            else:
+                pieces, sizes = windows.cut(batch.features, batch.lengths, model.cfg.max_frames)  # (B*W, F, K, C)
+                mu = model.encode(pieces, frame_mask(sizes, model.cfg.max_frames).to(device))[0]  # (B*W, n, d)
+                mu = mu.reshape(batch.features.shape[0], -1, mu.shape[-1])  # (B, W*n, d)
+            mus.append(mu.float().cpu())
             lengths.append(batch.lengths.cpu())
     finally:
         model.train(was_training)
@@ -277,17 +286,20 @@ def encode_dataset(model: PAVAE, dataset, batch_size: int = 64) -> Latents:
 LATENT_DIR = "latents"  # inside a VAE run folder: <store>-<hash of the selection>.safetensors
 
 
-def training_latents(run: training.ModelRun, store, selection) -> tuple[np.ndarray, Latents]:
+def training_latents(run: training.ModelRun, store, selection, windows: Windows = Windows()
+                     ) -> tuple[np.ndarray, Latents]:
     """(clip indices, Latents) of the clips of `selection` (sorted, as store.select), encoded once
     per VAE run: the latents of the whole selection (its data_frac set to 1) are written to
     run_dir/latents/ the first time and read afterwards, and a data_frac subset takes its rows
-    from them, so every denoiser trained on this VAE shares one encoding."""
+    from them, so every denoiser trained on this VAE shares one encoding. windows: the clips
+    centre-cropped to the windows' longest motion and cut into them (encode_dataset)."""
     from safetensors.torch import load_file, save_file
 
     from tenderlib import params
 
     full = dataclasses.replace(selection, data_frac=1.0)
-    path = Path(run.run_dir) / LATENT_DIR / f"{store.identity}-{params.config_hash(full)}.safetensors"
+    cut = "" if windows.count == 1 else f"-{params.config_hash(windows)}"
+    path = Path(run.run_dir) / LATENT_DIR / f"{store.identity}-{params.config_hash(full)}{cut}.safetensors"
     if path.is_file():
         saved = load_file(path)
         indices, latents = saved["indices"].numpy(), Latents(saved["mu"], saved["lengths"])
@@ -295,7 +307,8 @@ def training_latents(run: training.ModelRun, store, selection) -> tuple[np.ndarr
         indices = store.select(full)
         if indices.size == 0:
             raise ValueError(f"selection {full} holds no clip")
-        latents = encode_dataset(run.model, eval_dataset(store, indices, run.model.cfg))
+        longest = windows.max_length(run.model.cfg.max_frames)
+        latents = encode_dataset(run.model, eval_dataset(store, indices, run.model.cfg, longest), windows=windows)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # one per process: torchrun's ranks encode alike
         save_file({"indices": torch.from_numpy(np.ascontiguousarray(indices, dtype=np.int64)), "mu": latents.mu,

@@ -43,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tenderlib import checkpoints, seeding
+from tenderlib import checkpoints, params, seeding
 from tenderlib.checks import MAX_HEADS, MAX_LAYERS, MAX_TOKENS, MAX_WIDTH, int_in, need
 from tenderlib.models.layers import PositionalEmbedding, SkipTransformer, sinusoidal_table
 from tenderlib.models.scheduler import NoiseScheduler, SchedulerConfig
+from tenderlib.models.windows import Windows
 from tenderlib.models.text import (KINDS as TEXT_KINDS, TextEncoder, TextEncoderConfig, TextFeatures,
                                    attach_text_encoder, generator_text_config)
 
@@ -80,6 +81,8 @@ class DenoiserConfig:
     text_model: str | None = None  # hub name or local folder; None = the kind's default
     text_max_length: int | None = None  # token context; None = the encoder's own
     prediction: str = "x0"  # one of PREDICTIONS: "x0" (the paper's eq. 5) or "epsilon" (MLD)
+    windows: int = params.added_field(1)  # VAE windows a motion is cut into; latent_tokens = windows x the VAE's
+    window_overlap: float = params.added_field(0.25)  # share of a window neighbours cross-fade over (models.windows)
 
     def __post_init__(self):
         caps = dict(latent_tokens=MAX_TOKENS, latent_dim=MAX_WIDTH, dim=MAX_WIDTH, num_layers=MAX_LAYERS,
@@ -94,6 +97,9 @@ class DenoiserConfig:
         need(self, math.isfinite(self.guidance_scale) and self.guidance_scale >= 0, "guidance_scale", ">= 0 and finite")
         need(self, self.text_kind in TEXT_KINDS, "text_kind", f"one of {TEXT_KINDS}")
         need(self, self.prediction in PREDICTIONS, "prediction", f"one of {PREDICTIONS}")
+        self.windowing()  # validates windows and window_overlap
+        need(self, self.latent_tokens % self.windows == 0, "latent_tokens",
+             f"a multiple of windows={self.windows} (each window holds the VAE's latent tokens)")
         self.scheduler_config()  # validates the schedule
 
     @classmethod
@@ -105,8 +111,13 @@ class DenoiserConfig:
 
     @classmethod
     def for_vae(cls, vae_config, **changes) -> "DenoiserConfig":
-        """A config whose latent shape is that of a tenderlib.models.vae.VAEConfig."""
-        return cls(**{"latent_tokens": vae_config.latent_tokens, "latent_dim": vae_config.latent_dim, **changes})
+        """A config whose latent shape is that of a tenderlib.models.vae.VAEConfig (times `windows`, if given)."""
+        tokens = vae_config.latent_tokens * changes.get("windows", 1)
+        return cls(**{"latent_tokens": tokens, "latent_dim": vae_config.latent_dim, **changes})
+
+    def windowing(self) -> Windows:
+        """How a motion is cut into VAE windows for this denoiser's latent."""
+        return Windows(self.windows, self.window_overlap)
 
     def scheduler_config(self) -> SchedulerConfig:
         return SchedulerConfig(num_train_timesteps=self.num_train_timesteps, beta_start=self.beta_start,

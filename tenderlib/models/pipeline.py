@@ -12,7 +12,8 @@ of notebook 03: tenderlib.experiments.generation)
 
 Sampling: x_T ~ N(0, I) drawn on the CPU from the explicit generator (the same motions on any
 device), 50 DDIM steps (eta configurable) of the guided denoiser (cond and uncond as one batch),
-un-standardised, decoded by the PA-VAE with a mask of each motion's length. Captions are
+un-standardised, decoded by the PA-VAE with a mask of each motion's length (window by window and
+blended when the denoiser models several VAE windows: DenoiserConfig.windows, tenderlib.models.windows). Captions are
 processed in batches of `batch_size`; the generator is consumed batch after batch, so the same
 seed gives the same motions for the same captions, lengths and batch size.
 
@@ -290,11 +291,14 @@ class Tender(MotionPipeline):
             raise ValueError(f"a latent diffusion pipeline is 'tender' or 'mld', got {method!r}")
         self.method = method
         dc, vc = denoiser.config, vae.cfg
-        if (dc.latent_tokens, dc.latent_dim) != (vc.latent_tokens, vc.latent_dim):
-            raise ValueError(f"the denoiser models {dc.latent_tokens} x {dc.latent_dim} latents, the VAE has "
-                             f"{vc.latent_tokens} x {vc.latent_dim}")
-        if lengths.max_length > vc.max_frames:
-            raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the VAE's max_frames={vc.max_frames}")
+        if (dc.latent_tokens, dc.latent_dim) != (vc.latent_tokens * dc.windows, vc.latent_dim):
+            raise ValueError(f"the denoiser models {dc.latent_tokens} x {dc.latent_dim} latents over {dc.windows} "
+                             f"window(s), the VAE has {vc.latent_tokens} x {vc.latent_dim} a window")
+        self.windows = dc.windowing()
+        longest = self.windows.max_length(vc.max_frames)
+        if lengths.max_length > longest:
+            raise ValueError(f"lengths.max_length={lengths.max_length} exceeds the {longest} frames of "
+                             f"{dc.windows} window(s) of the VAE's max_frames={vc.max_frames}")
         super().__init__(lengths, fps, annotated)
         self.vae, self.denoiser = vae.eval(), denoiser.eval()
 
@@ -322,22 +326,32 @@ class Tender(MotionPipeline):
                 x = sched.step(x0, t, x).prev_sample
         return model.unstandardise(x)  # (B, n, d) in the VAE's latent space
 
+    def decode(self, z: torch.Tensor, lengths: torch.Tensor, frames: int) -> torch.Tensor:
+        """z (b, windows * n, d) latents of motions of `lengths` -> features (b, frames, K, C_out): each
+        window decoded by the VAE, the windows blended (tenderlib.models.windows), zeros after each length."""
+        vae_device = next(self.vae.parameters()).device
+        z = z.to(vae_device)
+        if self.windows.count == 1:
+            return self.vae.decode(z, frame_mask(lengths, frames).to(vae_device))
+        size, _ = self.windows.plan(lengths)  # (b,) window length
+        F = int(size.max())
+        pieces = self.vae.decode(z.reshape(z.shape[0] * self.windows.count, -1, z.shape[-1]),
+                                 frame_mask(size.repeat_interleave(self.windows.count), F).to(vae_device))
+        return self.windows.blend(pieces, lengths, frames)  # (b, frames, K, C_out)
+
     def sample_features(self, captions, lengths, frames, generator, steps, eta, guidance_scale, targets=None,
                         guidance_config: GuidanceConfig = GuidanceConfig()):
-        vae_device = next(self.vae.parameters()).device
-        mask = frame_mask(lengths, frames).to(vae_device)  # (b, T)
         meet = None
         if targets is not None:  # reconstruction guidance through the decoder (tenderlib.models.constraints)
             den = self.denoiser
-            decode = lambda x: self.vae.decode(den.unstandardise(x).to(vae_device), mask)  # noqa: E731
+            decode = lambda x: self.decode(den.unstandardise(x), lengths, frames)  # noqa: E731
             meet = lambda x0: guide(x0, decode, targets, guidance_config).to(x0.device)  # noqa: E731
         z = self.sample_latents(captions, generator, steps, eta, guidance_scale, meet)  # (b, n, d)
         if targets is not None and guidance_config.final_iterations:  # then on the sampled latent itself
             x = guide((z - den.latent_mean) / den.latent_std, decode, targets,
                       dataclasses.replace(guidance_config, iterations=guidance_config.final_iterations))
             z = den.unstandardise(x)
-        out = self.vae.decode(z.to(vae_device), mask)  # (b, T, K, C_out)
-        return out, z
+        return self.decode(z, lengths, frames), z  # (b, T, K, C_out), (b, windows * n, d)
 
     # ---- saving: pipeline.json beside the denoiser's run ------------------------------------
 

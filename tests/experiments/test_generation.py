@@ -488,3 +488,78 @@ def test_motion_sanity_scores_each_corruption_against_the_real_reference(tiny_st
     assert rows["real"].fid.mean < rows["first"].fid.mean  # a held frame is far from every real clip
     with pytest.raises(ValueError, match="group_size"):
         evaluation.motion_sanity(model, tiny_store, test[:2], mc)
+
+
+# --------------------------------------------------------------------------------------------
+# Motions over several VAE windows (DenoiserConfig.windows, tenderlib.models.windows)
+
+DEN_WINDOWS = dataclasses.replace(DEN_TINY, latent_tokens=2 * VAE_TINY.latent_tokens, windows=2, window_overlap=0.25)
+
+
+@pytest.fixture(scope="module")
+def windowed(pipe, encoder):
+    d = denoiser.build(DEN_WINDOWS, 0, encoder).eval()
+    d.set_latent_stats(torch.randn(10, 4, 8, generator=torch.Generator().manual_seed(0)))
+    return Tender(pipe.vae, d, LengthSampler.fit([5, 30, 42], max_length=42), fps=10.0)
+
+
+def test_windowed_pipeline_generates_motions_longer_than_the_vae_clips(windowed):
+    assert windowed.max_length == 42 == DEN_WINDOWS.windowing().max_length(VAE_TINY.max_frames)
+    out = windowed.generate(CAPS, lengths=[3, 30, 42], generator=torch.Generator().manual_seed(0), steps=3)
+    assert out.features.shape == (3, 42, NUM_KEYPOINTS, 3) and out.latents.shape == (3, 4, 8)
+    assert out.mask.sum(1).tolist() == [3, 30, 42] and (out.features[0, 3:] == 0).all()
+    # each window is the VAE's decoding of its own latent tokens, blended where windows overlap
+    z, lengths = out.latents, out.lengths
+    size, starts = windowed.windows.plan(lengths)
+    for b in range(3):
+        for k in range(2):
+            n = int(size[b])
+            alone = windowed.vae.decode(z[b:b + 1, 2 * k:2 * k + 2], vae.frame_mask([n], n))[0]  # (n, K, C)
+            weights = windowed.windows.weights(lengths[b:b + 1], 42)[0, k]  # (T,)
+            only = (weights == 1).nonzero().flatten()  # frames this window alone covers
+            a = int(starts[b, k])
+            torch.testing.assert_close(out.features[b, only, :, :2], alone[only - a, :, :2], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, 42\]"):
+        windowed.generate(CAPS[:1], lengths=[43])
+
+
+def test_windowed_pipeline_needs_the_vae_tokens_times_the_windows(pipe, encoder):
+    d = denoiser.build(dataclasses.replace(DEN_TINY, windows=2), 0, encoder)  # 2 tokens over 2 windows: 1 each
+    with pytest.raises(ValueError, match="over 2 window"):
+        Tender(pipe.vae, d, LengthSampler.fit([5], 10))
+    with pytest.raises(ValueError, match="42 frames of 2 window"):
+        Tender(pipe.vae, denoiser.build(DEN_WINDOWS, 0, encoder), LengthSampler.fit([5], 43))
+    with pytest.raises(ValueError, match="multiple of windows=3"):
+        dataclasses.replace(DEN_WINDOWS, windows=3)
+
+
+def test_windowed_training_latents_and_pipeline_by_config(tiny_store, tender_root, encoder):
+    from tenderlib.data.selection import Selection
+
+    (tender_root / "pyproject.toml").write_text("")
+    sel = Selection(split="all")
+    tc = training.TrainConfig(max_steps=3, batch_size=4, progress="off")
+    vae_run = vae_runs.load_or_train(VAE_TINY, tc, tiny_store, sel, "test")
+    w = DEN_WINDOWS.windowing()
+    idx, lat = vae_runs.training_latents(vae_run, tiny_store, sel, w)
+    assert lat.mu.shape == (len(idx), 4, 8)
+    assert len(list((vae_run.run_dir / vae_runs.LATENT_DIR).glob("*.safetensors"))) == 1
+    _, single = vae_runs.training_latents(vae_run, tiny_store, sel)
+    assert single.mu.shape == (len(idx), 2, 8)  # one window: a file of its own
+    assert len(list((vae_run.run_dir / vae_runs.LATENT_DIR).glob("*.safetensors"))) == 2
+    # the same numbers as cutting the clips by hand and encoding each window
+    clips = vae_runs.eval_dataset(tiny_store, idx, VAE_TINY, w.max_length(VAE_TINY.max_frames))
+    from tenderlib.data.dataset import collate
+    batch = collate([clips[k] for k in range(len(clips))])
+    pieces, sizes = w.cut(batch.features, batch.lengths, VAE_TINY.max_frames)
+    with torch.no_grad():
+        by_hand = vae_run.model.encode(pieces, vae.frame_mask(sizes, VAE_TINY.max_frames))[0].reshape(len(idx), 4, 8)
+    torch.testing.assert_close(lat.mu, by_hand, atol=1e-5, rtol=1e-5)
+    assert torch.equal(lat.lengths, batch.lengths)
+    fitted = generation.fit_pipeline(vae_run, DEN_WINDOWS, tc, tiny_store, sel, "test", text_encoder=encoder)
+    assert fitted.pipe.max_length == 42  # two windows of the VAE's 24 frames, sharing a quarter
+    loaded = Tender.load(fitted.run_dir, text_encoder=encoder)
+    assert loaded.windows == w and loaded.denoiser.config.windows == 2
+    a = fitted.pipe.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
+    b = loaded.generate(CAPS, generator=torch.Generator().manual_seed(1), steps=3)
+    torch.testing.assert_close(a.features, b.features)
