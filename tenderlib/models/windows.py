@@ -17,8 +17,10 @@ A motion of L frames gets windows of w = ceil(L / (count - (count - 1) * overlap
 spaced integer starts from 0 to L - w: they cover every frame, and neighbours share about
 `overlap` * w frames. Decoded windows are blended with linear cross-fades over what they share
 (weights ramp from 0 to 1 across an overlap and sum to 1 on every frame): decoded apart, two
-windows disagree at a hard seam by about their reconstruction error (measured on the default
-PA-VAE: a seam's frame-to-frame step 9x the clip's median step without overlap, 3x with 0.25).
+windows disagree at a hard seam by about their reconstruction error. Measured with the default
+PA-VAE on 400 test clips (168-frame centre crops, the median over clips of the largest
+frame-to-frame step of body and feet as a multiple of the median step): 9.0 with hard seams
+(overlap 0), 3.0 with an overlap of 0.25, the truth's own 3.0.
 count = 1 is the plain VAE: one window of the whole motion, decoded as it is.
 """
 from __future__ import annotations
