@@ -28,7 +28,9 @@ def test_notebook_03_builds_the_vae_and_molip_of_notebooks_02_and_04(profile):
     # the same runs: the training configs agree on everything that changes the weights
     assert weight_identity(setup.vae_train) == weight_identity(vae_train)
     assert weight_identity(setup.molip_train) == weight_identity(molip_train)
-    assert (setup.denoiser.latent_tokens, setup.denoiser.latent_dim) == (vae.latent_tokens, vae.latent_dim)
+    # the denoiser's latent: the VAE's tokens for each window a motion is cut into
+    assert (setup.denoiser.latent_tokens, setup.denoiser.latent_dim) == (vae.latent_tokens * setup.denoiser.windows,
+                                                                         vae.latent_dim)
 
 
 def test_a_change_to_notebook_02s_parameters_reaches_notebook_03(tmp_path, monkeypatch):
