@@ -12,7 +12,7 @@ Models and sizes come from the default profile (params/default/):
 - MoLIP: 04_molip.yaml's MoLIPConfig, batch_size clips of max_frames frames (every frame_stride-th
   frame is a token);
 - Denoiser, Denoiser-9L: 03_diffusion.yaml's DenoiserConfig (its conditioning, cross_attention),
-  on latents of 02_vae.yaml's shape, batch_size latents; Denoiser-9L has the largest of its
+  on latents of 02_vae.yaml's shape (its tokens once per VAE window, `windows`), batch_size latents; Denoiser-9L has the largest of its
   scaling_layers (9) instead of num_layers.
 
 Batches are random: motion features (B, T, 133, 3) with x, y ~ N(0, 0.5^2) and confidence in
@@ -151,8 +151,8 @@ def build_case(name: str, encoder):
     if name in ("Denoiser", "Denoiser-9L"):
         values = _profile("03_diffusion.yaml")
         changes = {"num_layers": max(values["scaling_layers"])} if name == "Denoiser-9L" else {}
-        cfg = _config(denoiser.DenoiserConfig, values, latent_tokens=vae_cfg.latent_tokens,
-                      latent_dim=vae_cfg.latent_dim, **changes)
+        cfg = _config(denoiser.DenoiserConfig, values, latent_tokens=vae_cfg.latent_tokens * values.get("windows", 1),
+                      latent_dim=vae_cfg.latent_dim, **changes)  # the VAE's tokens once per window
         B = int(values["batch_size"])
         g = torch.Generator().manual_seed(0)
         batch = denoiser.LatentBatch(torch.randn(B, cfg.latent_tokens, cfg.latent_dim, generator=g), _captions(B),
