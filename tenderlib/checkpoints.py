@@ -23,7 +23,6 @@ tensors). The config of a checkpoint whose weights carry none in their metadata 
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -146,7 +145,7 @@ def check_config(checkpoint: str | os.PathLike, config) -> None:
     if saved.get("class") != wanted["class"]:
         raise CheckpointMismatchError(f"checkpoint {checkpoint} was trained with a {saved.get('class')}, "
                                       f"the requested model has a {wanted['class']}")
-    added = params.added_defaults(type(config)) if dataclasses.is_dataclass(config) else {}
+    added = params.added_defaults(type(config))
     diff = config_mismatch({**added, **saved.get("config", {})}, wanted["config"])  # saved before a field: its default
     if diff:
         raise CheckpointMismatchError(f"checkpoint {checkpoint} does not match the requested {wanted['class']}: "

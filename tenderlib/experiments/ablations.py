@@ -206,9 +206,7 @@ def plan(s: Setup, store) -> list[Row]:
 
     def row(table, columns, vae_cfg, train_sel, seed, *, vae_train=None, vae_sel=None, den_cfg=None, den_train=None,
             molip=None):
-        den_cfg = den_cfg or s.denoiser
-        den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens * den_cfg.windows,
-                                      latent_dim=vae_cfg.latent_dim)
+        den_cfg = (den_cfg or s.denoiser).on_vae(vae_cfg)
         run = generation.TableRun(
             s.run.profile, s.data, vae_cfg, vae_train or dataclasses.replace(s.vae_ablation, seed=seed),
             molip or s.molip, s.molip_train, vae_sel or train_sel,

@@ -506,8 +506,7 @@ def configs(namespace, before: params.Snapshot) -> Setup:
     data = datasets.choose(store_cfg, synthetic_cfg)
     _, _, vae_cfg, vae_train, _, _ = vae_runs.notebook_configs(run.profile)
     _, _, molip_cfg, molip_train, _, _ = molip_runs.notebook_configs(run.profile)
-    den_cfg = dataclasses.replace(den_cfg, latent_tokens=vae_cfg.latent_tokens * den_cfg.windows,
-                                  latent_dim=vae_cfg.latent_dim)
+    den_cfg = den_cfg.on_vae(vae_cfg)
     train_cfg = dataclasses.replace(train_cfg, progress="off", log_every=max(1, train_cfg.max_steps // 6),
                                     checkpoint_every=min(train_cfg.checkpoint_every, train_cfg.max_steps))
     steps = study.ablation_steps or train_cfg.max_steps

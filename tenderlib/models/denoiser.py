@@ -115,6 +115,11 @@ class DenoiserConfig:
         tokens = vae_config.latent_tokens * changes.get("windows", 1)
         return cls(**{"latent_tokens": tokens, "latent_dim": vae_config.latent_dim, **changes})
 
+    def on_vae(self, vae_config) -> "DenoiserConfig":
+        """This config with the latent shape of a tenderlib.models.vae.VAEConfig: its tokens once per window."""
+        return dataclasses.replace(self, latent_tokens=vae_config.latent_tokens * self.windows,
+                                   latent_dim=vae_config.latent_dim)
+
     def windowing(self) -> Windows:
         """How a motion is cut into VAE windows for this denoiser's latent."""
         return Windows(self.windows, self.window_overlap)

@@ -79,9 +79,9 @@ class Windows:
         inside = (local >= 0) & (local < w)
         ramp = torch.ones_like(local)
         if self.count > 1:  # overlaps with the previous and the next window (0 at the ends of the motion)
-            ends = starts + size[:, None]  # (B, W)
-            before = torch.cat([torch.zeros_like(starts[:, :1]), (ends[:, :-1] - starts[:, 1:]).clamp(min=0)], 1)
-            after = torch.cat([(ends[:, :-1] - starts[:, 1:]).clamp(min=0), torch.zeros_like(starts[:, :1])], 1)
+            shared = (starts[:, :-1] + size[:, None] - starts[:, 1:]).clamp(min=0)  # (B, W-1): frames k and k+1 share
+            none = torch.zeros_like(starts[:, :1])
+            before, after = torch.cat([none, shared], 1), torch.cat([shared, none], 1)
             before, after = before.double()[:, :, None], after.double()[:, :, None]  # (B, W, 1)
             up = torch.where(local < before, (local + 0.5) / before.clamp(min=1), 1.0)
             down = torch.where(local >= w - after, (w - local - 0.5) / after.clamp(min=1), 1.0)
